@@ -1,0 +1,376 @@
+//! The subcommands. Each is a thin layer over the engine's public API.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use gwen::input::synth::{write_synthetic, SynthOptions};
+use gwen::{Engine, EngineOptions, EvalSummary, Evaluation, Schema, StatsSnapshot};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::logging;
+use crate::pipeline::{BatchStream, ReadSummary};
+use crate::DataArgs;
+
+/// Options of the RAM tier and threads, shared by every command that opens a database.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Model database directory.
+    #[arg(long)]
+    db: PathBuf,
+    /// Budget of the RAM row cache in MiB.
+    #[arg(long, default_value_t = 1024)]
+    cache_mb: usize,
+    /// Worker threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+impl EngineArgs {
+    fn options(&self, read_only: bool) -> EngineOptions {
+        EngineOptions {
+            cache_bytes: self.cache_mb.saturating_mul(1 << 20),
+            threads: self.threads,
+            read_only,
+            ..EngineOptions::default()
+        }
+    }
+}
+
+/// Arguments of `gwen train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Schema TOML (default: the built-in Criteo schema, one group per categorical field).
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// Passes over the data.
+    #[arg(long, default_value_t = 1)]
+    epochs: u32,
+    /// Take a checkpoint every this many steps (0 = only at the end).
+    #[arg(long, default_value_t = 0)]
+    checkpoint_every: u64,
+    /// Seconds between progress log lines.
+    #[arg(long, default_value_t = 10)]
+    log_every_s: u64,
+}
+
+/// Arguments of `gwen eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `gwen predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Write the probabilities here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Arguments of `gwen synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Output file.
+    #[arg(long)]
+    out: PathBuf,
+    /// Number of lines.
+    #[arg(long, default_value_t = 100_000)]
+    lines: u64,
+    /// Generator seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// Arguments of `gwen demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Working directory for the data and the model (replaced if it exists).
+    #[arg(long, default_value = "target/gwen-demo")]
+    dir: PathBuf,
+    /// Synthetic lines to generate; the last 10% are held out.
+    #[arg(long, default_value_t = 200_000)]
+    lines: u64,
+    /// Worker threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+/// `gwen train`.
+pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
+    let schema = match &args.schema {
+        Some(path) => Schema::from_path(path)?,
+        None => Schema::criteo_default(),
+    };
+    anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
+    let options = args.engine.options(false);
+    let mut engine = Engine::open_or_create(&args.engine.db, &schema, options)
+        .with_context(|| format!("opening {}", args.engine.db.display()))?;
+    log::info!(
+        "training {} on {} for {} epoch(s), batch {}, cache {} MiB",
+        args.engine.db.display(),
+        args.data.data.display(),
+        args.epochs,
+        args.data.batch,
+        args.engine.cache_mb
+    );
+    let started = Instant::now();
+    let mut total = ReadSummary::default();
+    for epoch in 1..=args.epochs {
+        let summary = train_epoch(&mut engine, args, epoch)?;
+        total.samples += summary.samples;
+        total.skipped_lines += summary.skipped_lines;
+        total.skip_examples = summary.skip_examples;
+    }
+    let step = engine.checkpoint().context("final checkpoint")?;
+    report_skips(&total);
+    let elapsed = started.elapsed().as_secs_f64();
+    let stats = engine.stats();
+    println!(
+        "trained {} samples in {:.1}s ({:.0} samples/s); checkpoint at step {step}",
+        total.samples,
+        elapsed,
+        total.samples as f64 / elapsed.max(1e-9)
+    );
+    print_cache_report(&stats, engine.cache_usage());
+    Ok(())
+}
+
+fn train_epoch(engine: &mut Engine, args: &TrainArgs, epoch: u32) -> anyhow::Result<ReadSummary> {
+    let mut stream = BatchStream::spawn(&args.data, engine.schema())?;
+    let bar = progress_bar(args.data.max_lines, &format!("epoch {epoch}"));
+    let log_every = Duration::from_secs(args.log_every_s.max(1));
+    let (mut last_log, mut window_loss, mut window_n) = (Instant::now(), 0.0, 0u64);
+    let mut window_stats = engine.stats();
+    for batch in stream.by_ref() {
+        let batch = batch.map_err(|e| {
+            anyhow::anyhow!(
+                "{e:#}; training stopped, the database stays at its last checkpoint (step {})",
+                engine.checkpoint_step()
+            )
+        })?;
+        let report = engine.train_step(&batch)?;
+        window_loss += report.loss_sum;
+        window_n += report.samples as u64;
+        bar.inc(report.samples as u64);
+        if args.checkpoint_every > 0 && report.step % args.checkpoint_every == 0 {
+            engine.checkpoint().context("periodic checkpoint")?;
+        }
+        if last_log.elapsed() >= log_every {
+            let now = engine.stats();
+            let window = now.since(&window_stats);
+            let rate = window_n as f64 / last_log.elapsed().as_secs_f64();
+            let loss = window_loss / window_n.max(1) as f64;
+            bar.set_message(format!("loss {loss:.4}, hit rate {:.3}", window.hit_rate()));
+            log::info!(
+                "epoch {epoch} step {}: loss {loss:.4}, {rate:.0} samples/s, cache hit rate {:.3}",
+                report.step,
+                window.hit_rate()
+            );
+            (last_log, window_loss, window_n, window_stats) = (Instant::now(), 0.0, 0, now);
+        }
+    }
+    bar.finish_and_clear();
+    logging::set_progress(None);
+    let summary = stream.finish();
+    if window_n > 0 {
+        log::info!(
+            "epoch {epoch} done at step {}: {} samples, loss {:.4} over the last {} samples",
+            engine.step(),
+            summary.samples,
+            window_loss / window_n as f64,
+            window_n
+        );
+    }
+    Ok(summary)
+}
+
+/// `gwen eval`.
+pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
+    let summary = evaluate(&args.engine, &args.data)?;
+    if args.json {
+        let json = serde_json::json!({
+            "samples": summary.samples,
+            "logloss": summary.logloss,
+            "auc": summary.auc,
+            "mean_prediction": summary.mean_prediction,
+            "observed_ctr": summary.observed_ctr,
+        });
+        println!("{json}");
+    } else {
+        print_eval(&summary);
+    }
+    Ok(())
+}
+
+fn evaluate(engine_args: &EngineArgs, data: &DataArgs) -> anyhow::Result<EvalSummary> {
+    let mut engine = open_read_only(engine_args)?;
+    let mut stream = BatchStream::spawn(data, engine.schema())?;
+    let bar = progress_bar(data.max_lines, "eval");
+    let mut evaluation = Evaluation::new();
+    for batch in stream.by_ref() {
+        let batch = batch?;
+        anyhow::ensure!(
+            batch.labels.len() == batch.len,
+            "{}: eval needs labeled lines (40 columns)",
+            data.data.display()
+        );
+        for (z, y) in engine.predict_logits(&batch)?.into_iter().zip(&batch.labels) {
+            evaluation.push(z, *y);
+        }
+        bar.inc(batch.len as u64);
+    }
+    bar.finish_and_clear();
+    logging::set_progress(None);
+    report_skips(&stream.finish());
+    if evaluation.is_empty() {
+        bail!("{}: no samples to evaluate", data.data.display());
+    }
+    Ok(evaluation.summary())
+}
+
+fn print_eval(s: &EvalSummary) {
+    println!("samples          {}", s.samples);
+    println!("logloss          {:.6}", s.logloss);
+    println!("auc              {:.6}", s.auc);
+    println!("mean prediction  {:.6}", s.mean_prediction);
+    println!("observed ctr     {:.6}", s.observed_ctr);
+}
+
+/// `gwen predict`.
+pub fn predict(args: &PredictArgs) -> anyhow::Result<()> {
+    let mut engine = open_read_only(&args.engine)?;
+    let mut stream = BatchStream::spawn(&args.data, engine.schema())?;
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut written = 0u64;
+    for batch in stream.by_ref() {
+        for p in engine.predict(&batch?)? {
+            writeln!(out, "{p:.9}").context("writing predictions")?;
+            written += 1;
+        }
+    }
+    out.flush().context("writing predictions")?;
+    report_skips(&stream.finish());
+    log::info!("wrote {written} predictions");
+    Ok(())
+}
+
+/// `gwen synth`.
+pub fn synth(args: &SynthArgs) -> anyhow::Result<()> {
+    let options = SynthOptions { lines: args.lines, seed: args.seed, ..SynthOptions::default() };
+    let n = write_synthetic(&args.out, &options)?;
+    println!("wrote {n} synthetic lines to {}", args.out.display());
+    Ok(())
+}
+
+/// `gwen demo`: the whole job on generated data.
+pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.lines >= 1000, "--lines must be at least 1000");
+    remove_dir(&args.dir)?;
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
+    let data = args.dir.join("synthetic.tsv");
+    let db = args.dir.join("model");
+    println!("generating {} synthetic Criteo-format lines in {}", args.lines, data.display());
+    write_synthetic(&data, &SynthOptions { lines: args.lines, ..SynthOptions::default() })?;
+
+    let held_out = args.lines / 10;
+    let train_args = TrainArgs {
+        engine: EngineArgs { db: db.clone(), cache_mb: 256, threads: args.threads },
+        data: DataArgs {
+            data: data.clone(),
+            skip_lines: 0,
+            max_lines: args.lines - held_out,
+            skip_bad_lines: false,
+            batch: 256,
+        },
+        schema: None,
+        epochs: 1,
+        checkpoint_every: 0,
+        log_every_s: 10,
+    };
+    train(&train_args)?;
+    let data_args = DataArgs { skip_lines: args.lines - held_out, max_lines: 0, ..train_args.data };
+    let summary = evaluate(&train_args.engine, &data_args)?;
+    println!("held-out evaluation on the last {held_out} lines:");
+    print_eval(&summary);
+    println!("demo AUC {:.4}", summary.auc);
+    Ok(())
+}
+
+fn remove_dir(dir: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn open_read_only(args: &EngineArgs) -> anyhow::Result<Engine> {
+    Engine::open(&args.db, args.options(true))
+        .with_context(|| format!("opening {}", args.db.display()))
+}
+
+fn progress_bar(max_lines: u64, prefix: &str) -> ProgressBar {
+    let bar = if max_lines > 0 { ProgressBar::new(max_lines) } else { ProgressBar::no_length() };
+    let template = if max_lines > 0 {
+        "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} samples ({per_sec}) {msg}"
+    } else {
+        "{prefix} [{elapsed_precise}] {spinner} {pos} samples ({per_sec}) {msg}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.set_prefix(prefix.to_string());
+    logging::set_progress(Some(bar.clone()));
+    bar
+}
+
+fn report_skips(summary: &ReadSummary) {
+    if summary.skipped_lines == 0 {
+        return;
+    }
+    log::warn!("skipped {} malformed lines", summary.skipped_lines);
+    for example in &summary.skip_examples {
+        log::warn!("  skipped {example}");
+    }
+}
+
+fn print_cache_report(stats: &StatsSnapshot, (rows, bytes): (usize, usize)) {
+    println!(
+        "cache: {} hits, {} misses (hit rate {:.3}), {} evictions, {} rows resident ({:.1} MiB)",
+        stats.cache_hits,
+        stats.cache_misses,
+        stats.hit_rate(),
+        stats.evictions,
+        rows,
+        bytes as f64 / (1 << 20) as f64
+    );
+    println!(
+        "store: {} rows read ({} bytes), {} rows written ({} bytes), {} rows created",
+        stats.rows_read, stats.bytes_read, stats.rows_written, stats.bytes_written, stats.rows_created
+    );
+}

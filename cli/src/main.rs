@@ -1,0 +1,92 @@
+//! `gwen`: train, evaluate and query GwEN click-through-rate models stored in RocksDB.
+
+#![forbid(unsafe_code)]
+
+mod commands;
+mod logging;
+mod pipeline;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Group-wise embedding networks for CTR prediction, with tables larger than RAM.
+#[derive(Debug, Parser)]
+#[command(name = "gwen", version, about, long_about = None)]
+struct Cli {
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train a model on a Criteo-format file (creating the database if needed).
+    Train(commands::TrainArgs),
+    /// Score a labeled file: logloss, AUC, mean prediction vs observed CTR.
+    Eval(commands::EvalArgs),
+    /// Write one click probability per input line.
+    Predict(commands::PredictArgs),
+    /// Write a synthetic Criteo-format file with a hidden, learnable click model.
+    Synth(commands::SynthArgs),
+    /// Generate synthetic data, train on 90% of it and evaluate on the rest.
+    Demo(commands::DemoArgs),
+}
+
+/// Which lines of the input file to use, shared by the commands that read data.
+#[derive(Debug, Clone, Args)]
+struct DataArgs {
+    /// Criteo-format TSV: label, I1..I13, C1..C26 (plain or gzip).
+    #[arg(long)]
+    data: PathBuf,
+    /// Skip this many samples at the start of the file.
+    #[arg(long, default_value_t = 0)]
+    skip_lines: u64,
+    /// Use at most this many samples after the skipped ones (0 = to the end).
+    #[arg(long, default_value_t = 0)]
+    max_lines: u64,
+    /// Skip and count malformed lines instead of stopping at the first one.
+    #[arg(long)]
+    skip_bad_lines: bool,
+    /// Samples per batch.
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+}
+
+/// Exit code for success.
+const EXIT_OK: u8 = 0;
+/// Exit code for any error.
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.verbose, cli.quiet);
+    let result = match cli.command {
+        Command::Train(args) => commands::train(&args),
+        Command::Eval(args) => commands::eval(&args),
+        Command::Predict(args) => commands::predict(&args),
+        Command::Synth(args) => commands::synth(&args),
+        Command::Demo(args) => commands::demo(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(EXIT_OK),
+        Err(e) => {
+            logging::clear_progress();
+            eprintln!("gwen: error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,106 @@
+//! The input stage: a thread that parses the file and builds batches ahead of the consumer.
+
+use std::thread::JoinHandle;
+
+use anyhow::Context;
+use crossbeam_channel::{bounded, Receiver};
+use gwen::input::criteo::{CriteoReader, Record};
+use gwen::{Batch, Schema};
+
+use crate::DataArgs;
+
+/// Batches parsed ahead of the trainer; parsing overlaps training.
+const BATCHES_AHEAD: usize = 4;
+
+/// What the input stage saw, once it is done.
+#[derive(Debug, Default, Clone)]
+pub struct ReadSummary {
+    /// Samples delivered in batches.
+    pub samples: u64,
+    /// Malformed lines skipped (with `--skip-bad-lines`).
+    pub skipped_lines: u64,
+    /// Up to five skipped lines with their reasons.
+    pub skip_examples: Vec<String>,
+}
+
+/// Batches arriving from the reader thread.
+pub struct BatchStream {
+    receiver: Option<Receiver<anyhow::Result<Batch>>>,
+    handle: Option<JoinHandle<ReadSummary>>,
+}
+
+impl BatchStream {
+    /// Starts reading `data` with the schema's hashing; batches arrive through [`Iterator`].
+    pub fn spawn(data: &DataArgs, schema: &Schema) -> anyhow::Result<BatchStream> {
+        anyhow::ensure!(data.batch > 0, "--batch must be at least 1");
+        let reader = CriteoReader::open(&data.data, schema.hash_seed, data.skip_bad_lines)
+            .with_context(|| format!("opening {}", data.data.display()))?;
+        let (sender, receiver) = bounded(BATCHES_AHEAD);
+        let (data, schema) = (data.clone(), schema.clone());
+        let handle = std::thread::Builder::new()
+            .name("gwen-reader".into())
+            .spawn(move || read_all(reader, &data, &schema, &sender))
+            .context("starting the reader thread")?;
+        Ok(BatchStream { receiver: Some(receiver), handle: Some(handle) })
+    }
+
+    /// Waits for the reader and returns what it saw.
+    pub fn finish(mut self) -> ReadSummary {
+        self.receiver.take();
+        self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default()
+    }
+}
+
+impl Iterator for BatchStream {
+    type Item = anyhow::Result<Batch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.receiver.as_ref()?.recv().ok()
+    }
+}
+
+fn read_all(
+    mut reader: CriteoReader,
+    data: &DataArgs,
+    schema: &Schema,
+    sender: &crossbeam_channel::Sender<anyhow::Result<Batch>>,
+) -> ReadSummary {
+    let column_groups = schema.column_groups();
+    let mut summary = ReadSummary::default();
+    let mut records: Vec<Record> = Vec::with_capacity(data.batch);
+    let mut to_skip = data.skip_lines;
+    let mut remaining = if data.max_lines == 0 { u64::MAX } else { data.max_lines };
+    loop {
+        let want = if to_skip > 0 {
+            to_skip.min(data.batch as u64) as usize
+        } else {
+            remaining.min(data.batch as u64) as usize
+        };
+        if want == 0 {
+            break;
+        }
+        let n = match reader.read_batch(want, &mut records) {
+            Ok(n) => n,
+            Err(e) => {
+                // The batch in progress is dropped whole: nothing of it reaches the model.
+                let _ = sender.send(Err(anyhow::Error::new(e)));
+                break;
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        if to_skip > 0 {
+            to_skip -= n as u64;
+            continue;
+        }
+        remaining -= n as u64;
+        summary.samples += n as u64;
+        if sender.send(Ok(Batch::from_records(schema, &column_groups, &records))).is_err() {
+            break;
+        }
+    }
+    summary.skipped_lines = reader.skipped_lines();
+    summary.skip_examples = reader.skip_examples().to_vec();
+    summary
+}

@@ -1,0 +1,393 @@
+//! The RAM tier: an LRU cache of rows in front of the store, bounded by a byte budget.
+//!
+//! Rows of each group live in one contiguous slab of `f32` (weights then optimizer state);
+//! a node per cached row carries its id, slot, header, pin count and dirty flag, linked into
+//! one LRU list across all groups. Pinned rows (those of a batch in flight) are never evicted;
+//! evicted dirty rows are encoded into a pending [`WriteSet`] that the owner writes to the
+//! store in one batch, always before its next store read.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::hash::EmbeddingId;
+use crate::stats::{bump, Stats};
+use crate::store::record::{encode_row, RowHeader, ROW_HEADER_BYTES};
+use crate::store::WriteSet;
+
+/// Bytes charged per cached row on top of its record: the node, the map entry and slack.
+pub const ENTRY_OVERHEAD_BYTES: usize = 64;
+
+const NIL: u32 = u32::MAX;
+
+/// Ids are already uniform hashes, so the map uses them almost as they are.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, id: u64) {
+        // One multiply spreads ids that came from a bucketed hash (low entropy) too.
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    }
+}
+
+type IdMap = HashMap<EmbeddingId, u32, BuildHasherDefault<IdHasher>>;
+
+/// Where a cached row sits: its node index. Valid until the row is evicted.
+pub type Slot = u32;
+
+#[derive(Debug, Clone)]
+struct Node {
+    id: EmbeddingId,
+    group: u32,
+    slot: u32,
+    prev: u32,
+    next: u32,
+    pins: u32,
+    dirty: bool,
+    header: RowHeader,
+}
+
+#[derive(Debug, Default)]
+struct Slab {
+    floats: usize,
+    optimizer_tag: u8,
+    data: Vec<f32>,
+    free: Vec<u32>,
+}
+
+/// The LRU RAM tier. Not thread-safe on its own; the engine serialises access.
+#[derive(Debug)]
+pub struct LruCache {
+    budget_bytes: usize,
+    used_bytes: usize,
+    maps: Vec<IdMap>,
+    slabs: Vec<Slab>,
+    nodes: Vec<Node>,
+    free_nodes: Vec<u32>,
+    head: u32,
+    tail: u32,
+    pending: WriteSet,
+    overflow_warned: bool,
+}
+
+impl LruCache {
+    /// A cache for groups whose rows hold `floats[g]` values (weights plus optimizer state)
+    /// tagged `optimizer_tags[g]` on disk, within `budget_bytes`.
+    pub fn new(budget_bytes: usize, floats: &[usize], optimizer_tags: &[u8]) -> Self {
+        let slabs = floats
+            .iter()
+            .zip(optimizer_tags)
+            .map(|(&floats, &optimizer_tag)| Slab { floats, optimizer_tag, ..Slab::default() })
+            .collect();
+        LruCache {
+            budget_bytes,
+            used_bytes: 0,
+            maps: vec![IdMap::default(); floats.len()],
+            slabs,
+            nodes: Vec::new(),
+            free_nodes: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            pending: WriteSet::new(),
+            overflow_warned: false,
+        }
+    }
+
+    /// Bytes charged for one row of `group`.
+    pub fn entry_bytes(&self, group: usize) -> usize {
+        ROW_HEADER_BYTES + 4 * self.slabs[group].floats + ENTRY_OVERHEAD_BYTES
+    }
+
+    /// Bytes currently charged.
+    pub fn used_bytes(&self) -> usize {
+        self.used_bytes
+    }
+
+    /// The budget in bytes.
+    pub fn budget_bytes(&self) -> usize {
+        self.budget_bytes
+    }
+
+    /// Number of cached rows.
+    pub fn len(&self) -> usize {
+        self.maps.iter().map(HashMap::len).sum()
+    }
+
+    /// True when no row is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Looks up a row and marks it most recently used.
+    pub fn get(&mut self, group: usize, id: EmbeddingId) -> Option<Slot> {
+        let node = *self.maps[group].get(&id)?;
+        self.unlink(node);
+        self.push_front(node);
+        Some(node)
+    }
+
+    /// True when the row is cached (does not change recency).
+    pub fn contains(&self, group: usize, id: EmbeddingId) -> bool {
+        self.maps[group].contains_key(&id)
+    }
+
+    /// Inserts a row that is not cached yet, as most recently used, and evicts down to the
+    /// budget (never a pinned row). Returns its slot.
+    pub fn insert(
+        &mut self,
+        group: usize,
+        id: EmbeddingId,
+        header: RowHeader,
+        values: &[f32],
+        dirty: bool,
+        stats: &Stats,
+    ) -> Slot {
+        debug_assert!(!self.maps[group].contains_key(&id), "insert of a cached row");
+        self.evict_until_fits(self.entry_bytes(group), stats);
+        let slab = &mut self.slabs[group];
+        let slot = match slab.free.pop() {
+            Some(slot) => slot,
+            None => {
+                let slot = (slab.data.len() / slab.floats.max(1)) as u32;
+                slab.data.resize(slab.data.len() + slab.floats, 0.0);
+                slot
+            }
+        };
+        let start = slot as usize * slab.floats;
+        slab.data[start..start + slab.floats].copy_from_slice(values);
+        let node = Node { id, group: group as u32, slot, prev: NIL, next: NIL, pins: 0, dirty, header };
+        let index = match self.free_nodes.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        self.push_front(index);
+        self.maps[group].insert(id, index);
+        self.used_bytes += self.entry_bytes(group);
+        index
+    }
+
+    /// The values (weights then optimizer state) of a cached row.
+    pub fn values(&self, slot: Slot) -> &[f32] {
+        let node = &self.nodes[slot as usize];
+        let slab = &self.slabs[node.group as usize];
+        let start = node.slot as usize * slab.floats;
+        &slab.data[start..start + slab.floats]
+    }
+
+    /// Overwrites a cached row after an update and marks it dirty.
+    pub fn update(&mut self, slot: Slot, values: &[f32], header: RowHeader) {
+        let node = &mut self.nodes[slot as usize];
+        node.dirty = true;
+        node.header = header;
+        let slab = &mut self.slabs[node.group as usize];
+        let start = node.slot as usize * slab.floats;
+        slab.data[start..start + slab.floats].copy_from_slice(values);
+    }
+
+    /// The header of a cached row.
+    pub fn header(&self, slot: Slot) -> RowHeader {
+        self.nodes[slot as usize].header
+    }
+
+    /// Pins a row: it cannot be evicted until unpinned as many times.
+    pub fn pin(&mut self, slot: Slot) {
+        self.nodes[slot as usize].pins += 1;
+    }
+
+    /// Releases one pin.
+    pub fn unpin(&mut self, slot: Slot) {
+        let node = &mut self.nodes[slot as usize];
+        debug_assert!(node.pins > 0, "unpin of an unpinned row");
+        node.pins = node.pins.saturating_sub(1);
+    }
+
+    /// Evicts unpinned rows, least recently used first, while over budget.
+    pub fn evict_to_budget(&mut self, stats: &Stats) {
+        self.evict_until_fits(0, stats);
+    }
+
+    /// Takes the rows evicted dirty so far, to be written to the store.
+    pub fn take_pending(&mut self) -> WriteSet {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// True when evicted dirty rows wait to be written.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Encodes every dirty row (pending evictions included) into `out` and marks them clean.
+    pub fn drain_dirty(&mut self, out: &mut WriteSet) {
+        for (g, id, bytes) in self.pending.rows() {
+            out.put_row(g, id, |buf| buf.extend_from_slice(bytes));
+        }
+        self.pending.clear();
+        for index in 0..self.nodes.len() {
+            let node = &self.nodes[index];
+            if !node.dirty || !self.is_live(index as u32) {
+                continue;
+            }
+            let slab = &self.slabs[node.group as usize];
+            let start = node.slot as usize * slab.floats;
+            let values = &slab.data[start..start + slab.floats];
+            out.put_row(node.group as usize, node.id, |buf| {
+                encode_row(buf, slab.optimizer_tag, node.header, values)
+            });
+            self.nodes[index].dirty = false;
+        }
+    }
+
+    fn is_live(&self, index: u32) -> bool {
+        let node = &self.nodes[index as usize];
+        self.maps[node.group as usize].get(&node.id) == Some(&index)
+    }
+
+    fn evict_until_fits(&mut self, incoming: usize, stats: &Stats) {
+        let mut cursor = self.tail;
+        while self.used_bytes + incoming > self.budget_bytes && cursor != NIL {
+            let prev = self.nodes[cursor as usize].prev;
+            if self.nodes[cursor as usize].pins == 0 {
+                self.evict(cursor);
+                bump(&stats.evictions, 1);
+            }
+            cursor = prev;
+        }
+        if self.used_bytes + incoming > self.budget_bytes && !self.overflow_warned {
+            self.overflow_warned = true;
+            log::warn!(
+                "cache budget {} bytes is smaller than the rows pinned by one batch; \
+                 the pinned rows stay resident ({} bytes used)",
+                self.budget_bytes,
+                self.used_bytes + incoming
+            );
+        }
+    }
+
+    fn evict(&mut self, index: u32) {
+        self.unlink(index);
+        let node = self.nodes[index as usize].clone();
+        let group = node.group as usize;
+        let slab = &mut self.slabs[group];
+        if node.dirty {
+            let start = node.slot as usize * slab.floats;
+            let values = &slab.data[start..start + slab.floats];
+            let tag = slab.optimizer_tag;
+            self.pending.put_row(group, node.id, |buf| encode_row(buf, tag, node.header, values));
+        }
+        slab.free.push(node.slot);
+        self.maps[group].remove(&node.id);
+        self.free_nodes.push(index);
+        self.used_bytes -= self.entry_bytes(group);
+    }
+
+    fn unlink(&mut self, index: u32) {
+        let (prev, next) = {
+            let n = &self.nodes[index as usize];
+            (n.prev, n.next)
+        };
+        if prev == NIL {
+            if self.head == index {
+                self.head = next;
+            }
+        } else {
+            self.nodes[prev as usize].next = next;
+        }
+        if next == NIL {
+            if self.tail == index {
+                self.tail = prev;
+            }
+        } else {
+            self.nodes[next as usize].prev = prev;
+        }
+        let n = &mut self.nodes[index as usize];
+        n.prev = NIL;
+        n.next = NIL;
+    }
+
+    fn push_front(&mut self, index: u32) {
+        self.nodes[index as usize].next = self.head;
+        self.nodes[index as usize].prev = NIL;
+        if self.head != NIL {
+            self.nodes[self.head as usize].prev = index;
+        }
+        self.head = index;
+        if self.tail == NIL {
+            self.tail = index;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache(rows: usize) -> LruCache {
+        let probe = LruCache::new(0, &[3], &[1]);
+        LruCache::new(rows * probe.entry_bytes(0), &[3], &[1])
+    }
+
+    #[test]
+    fn evicts_least_recently_used_first() {
+        let stats = Stats::default();
+        let mut c = cache(2);
+        c.insert(0, 1, RowHeader::default(), &[1.0, 1.0, 1.0], false, &stats);
+        c.insert(0, 2, RowHeader::default(), &[2.0, 2.0, 2.0], false, &stats);
+        assert!(c.get(0, 1).is_some(), "touch 1 so 2 is the oldest");
+        c.insert(0, 3, RowHeader::default(), &[3.0, 3.0, 3.0], false, &stats);
+        assert!(c.contains(0, 1) && c.contains(0, 3) && !c.contains(0, 2));
+        assert_eq!(c.len(), 2);
+        assert!(c.used_bytes() <= c.budget_bytes());
+    }
+
+    #[test]
+    fn pinned_rows_survive_and_dirty_rows_are_written_back() {
+        let stats = Stats::default();
+        let mut c = cache(1);
+        let a = c.insert(0, 10, RowHeader::default(), &[0.5; 3], false, &stats);
+        c.pin(a);
+        c.update(a, &[7.0; 3], RowHeader { seen_count: 1, last_step: 4 });
+        c.insert(0, 11, RowHeader::default(), &[1.0; 3], false, &stats);
+        assert!(c.contains(0, 10), "pinned row stays even over budget");
+        c.unpin(a);
+        c.evict_to_budget(&stats);
+        assert!(!c.contains(0, 10) && c.contains(0, 11) || !c.contains(0, 11));
+        assert!(c.used_bytes() <= c.budget_bytes());
+        let pending = c.take_pending();
+        let rows: Vec<_> = pending.rows().collect();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].1, 10);
+        let mut back = [0f32; 3];
+        let header =
+            crate::store::record::decode_row(rows[0].2, 1, &mut back, "g", 10).expect("decodes");
+        assert_eq!((back, header.last_step), ([7.0; 3], 4));
+    }
+
+    #[test]
+    fn drain_dirty_marks_rows_clean() {
+        let stats = Stats::default();
+        let mut c = cache(8);
+        let s = c.insert(0, 5, RowHeader::default(), &[0.0; 3], true, &stats);
+        c.insert(0, 6, RowHeader::default(), &[0.0; 3], false, &stats);
+        let mut out = WriteSet::new();
+        c.drain_dirty(&mut out);
+        assert_eq!(out.row_count(), 1);
+        let mut again = WriteSet::new();
+        c.drain_dirty(&mut again);
+        assert_eq!(again.row_count(), 0);
+        assert_eq!(c.values(s), &[0.0; 3]);
+    }
+}

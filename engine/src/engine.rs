@@ -1,0 +1,668 @@
+//! [`Engine`]: a model (schema, rows, MLP) opened on a store, trained and queried by batch.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::batch::Batch;
+use crate::cache::{LruCache, Slot};
+use crate::error::{Error, Result};
+use crate::layout;
+use crate::schema::Schema;
+use crate::stats::{bump, Stats, StatsSnapshot};
+use crate::store::record::{decode_row, init_row, RowHeader};
+use crate::store::{self, MemoryStore, OpenMode, RocksOptions, RocksStore, Store, WriteSet};
+use crate::train::mlp::{self, Adam, Mlp};
+use crate::train::{self, Gathered};
+
+/// Options of an opened engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Budget of the RAM tier (rows plus their bookkeeping), in bytes.
+    pub cache_bytes: usize,
+    /// Worker threads for one batch; 0 means one per core.
+    pub threads: usize,
+    /// Open without writing anything: training and checkpoints are refused.
+    pub read_only: bool,
+    /// RocksDB tuning.
+    pub rocks: RocksOptions,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            cache_bytes: 1 << 30,
+            threads: 0,
+            read_only: false,
+            rocks: RocksOptions::default(),
+        }
+    }
+}
+
+/// What one training step did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepReport {
+    /// The step number after this batch.
+    pub step: u64,
+    /// Samples in the batch.
+    pub samples: usize,
+    /// Sum of the per-sample log losses, computed before the update.
+    pub loss_sum: f64,
+}
+
+/// A GwEN model open on its store: train it, predict with it, checkpoint it.
+///
+/// ```
+/// # fn main() -> gwen::Result<()> {
+/// let schema = gwen::Schema::from_toml_str("[[groups]]\nname='ad'\nfields=['C1']\ndim=4")?;
+/// let dir = tempfile::tempdir().expect("temp dir");
+/// let mut engine = gwen::Engine::create(dir.path(), &schema, gwen::EngineOptions::default())?;
+/// let batch = gwen::Batch {
+///     len: 1,
+///     labels: vec![1.0],
+///     dense: vec![0.0; 13],
+///     groups: vec![gwen::GroupIds { offsets: vec![0, 1], ids: vec![42] }],
+/// };
+/// engine.train_step(&batch)?;
+/// assert_eq!(engine.checkpoint()?, 1);
+/// let p = engine.predict(&batch)?;
+/// assert!(p[0] > 0.0 && p[0] < 1.0);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Engine {
+    dir: Option<PathBuf>,
+    store: Box<dyn Store>,
+    schema: Schema,
+    mlp: Mlp,
+    adam: Adam,
+    cache: LruCache,
+    stats: Stats,
+    step: u64,
+    checkpoint_step: u64,
+    pool: rayon::ThreadPool,
+    read_only: bool,
+    state_dirty: bool,
+    poisoned: Option<String>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("dir", &self.dir)
+            .field("step", &self.step)
+            .field("groups", &self.schema.groups.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Creates a new database in `dir` (which must not hold one) for `schema`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] when `dir` already holds a database or is a non-empty
+    /// directory; I/O and store errors otherwise.
+    pub fn create(dir: &Path, schema: &Schema, options: EngineOptions) -> Result<Engine> {
+        if options.read_only {
+            return Err(Error::InvalidArgument("cannot create a database read-only".into()));
+        }
+        let not_empty = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+        if not_empty {
+            return Err(Error::InvalidArgument(format!(
+                "{} exists and is not empty; refusing to create a database there",
+                dir.display()
+            )));
+        }
+        let store_dir = layout::store_dir(dir);
+        std::fs::create_dir_all(&store_dir).map_err(|e| Error::io("create", &store_dir, e))?;
+        let names: Vec<String> = schema.groups.iter().map(|g| g.name.clone()).collect();
+        let mut store = RocksStore::open(&store_dir, &options.rocks, OpenMode::Create(&names))?;
+        store.bind_groups(&names)?;
+        let mut engine = Engine::assemble(Box::new(store), Some(dir), schema.clone(), options)?;
+        engine.write_initial_meta()?;
+        engine.checkpoint()?;
+        log::info!(
+            "created database {} with {} groups, mlp input width {}",
+            dir.display(),
+            schema.groups.len(),
+            schema.mlp_input_width()
+        );
+        Ok(engine)
+    }
+
+    /// Opens the database in `dir` with the schema stored there. A read-only open reads the
+    /// newest checkpoint, so it sees a consistent model even while a trainer writes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] when `dir` holds no database; [`Error::Corruption`] for a
+    /// bad or foreign store; store errors such as a lock held by another process.
+    pub fn open(dir: &Path, options: EngineOptions) -> Result<Engine> {
+        Engine::open_checked(dir, None, options)
+    }
+
+    /// Opens the database in `dir`, or creates it when `dir` is missing or empty, and checks
+    /// that `schema` agrees with the stored one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SchemaMismatch`] naming the first difference; the errors of [`Engine::open`]
+    /// and [`Engine::create`].
+    pub fn open_or_create(dir: &Path, schema: &Schema, options: EngineOptions) -> Result<Engine> {
+        let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(true);
+        if empty {
+            return Engine::create(dir, schema, options);
+        }
+        Engine::open_checked(dir, Some(schema), options)
+    }
+
+    /// An engine over an in-RAM store, for tests and experiments; nothing is persisted.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a bad thread count.
+    pub fn in_memory(schema: &Schema, options: EngineOptions) -> Result<Engine> {
+        let store = MemoryStore::new(schema.groups.len());
+        let mut engine = Engine::assemble(Box::new(store), None, schema.clone(), options)?;
+        engine.write_initial_meta()?;
+        Ok(engine)
+    }
+
+    fn open_checked(dir: &Path, given: Option<&Schema>, options: EngineOptions) -> Result<Engine> {
+        let store_dir = layout::store_dir(dir);
+        let checkpoints = layout::list_checkpoints(dir)?;
+        if !dir.is_dir() {
+            return Err(Error::InvalidArgument(format!("no database at {}", dir.display())));
+        }
+        if !store_dir.is_dir() && checkpoints.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "{} is not a gwen database (no store/ inside)",
+                dir.display()
+            )));
+        }
+        let store = if options.read_only {
+            let (_, newest) = checkpoints.last().ok_or_else(|| Error::Corruption {
+                what: dir.display().to_string(),
+                reason: "no checkpoint to read".into(),
+            })?;
+            RocksStore::open(newest, &options.rocks, OpenMode::ReadOnly)?
+        } else {
+            Engine::open_live(dir, &checkpoints, &options.rocks)?
+        };
+        let stored = read_schema(&store, dir)?;
+        if let Some(given) = given {
+            if let Some(difference) = given.difference_from(&stored) {
+                return Err(Error::SchemaMismatch { path: dir.to_path_buf(), difference });
+            }
+        }
+        // Learning rates may change between runs; structure may not (checked above).
+        let schema = given.cloned().unwrap_or(stored);
+        let mut store = store;
+        let names: Vec<String> = schema.groups.iter().map(|g| g.name.clone()).collect();
+        store.bind_groups(&names)?;
+        let mut engine = Engine::assemble(Box::new(store), Some(dir), schema, options)?;
+        engine.load_dense()?;
+        log::info!("opened database {} at step {}", dir.display(), engine.step);
+        Ok(engine)
+    }
+
+    /// Opens the live store for writing, first restoring the newest checkpoint when the store
+    /// was left with writes newer than it (a crash, or a close without checkpoint).
+    fn open_live(dir: &Path, checkpoints: &[(u64, PathBuf)], rocks: &RocksOptions) -> Result<RocksStore> {
+        let live = layout::store_dir(dir);
+        if live.is_dir() {
+            let store = RocksStore::open(&live, rocks, OpenMode::ReadWrite)?;
+            let state = store.meta(store::META_STATE)?;
+            if state.as_deref() != Some(b"dirty".as_slice()) {
+                return Ok(store);
+            }
+            drop(store);
+        }
+        let (step, newest) = checkpoints.last().ok_or_else(|| Error::Corruption {
+            what: dir.display().to_string(),
+            reason: "the store holds writes after its last checkpoint and no checkpoint exists"
+                .into(),
+        })?;
+        log::warn!(
+            "{}: store was left with writes after its last checkpoint; restoring step {step}",
+            dir.display()
+        );
+        layout::restore_store(dir, newest)?;
+        RocksStore::open(&live, rocks, OpenMode::ReadWrite)
+    }
+
+    fn assemble(
+        store: Box<dyn Store>,
+        dir: Option<&Path>,
+        schema: Schema,
+        options: EngineOptions,
+    ) -> Result<Engine> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(options.threads)
+            .thread_name(|i| format!("gwen-worker-{i}"))
+            .build()
+            .map_err(|e| Error::InvalidArgument(format!("thread pool: {e}")))?;
+        let floats: Vec<usize> = (0..schema.groups.len())
+            .map(|g| schema.groups[g].dim + schema.group_optimizer(g).kind.state_len())
+            .collect();
+        let tags: Vec<u8> =
+            (0..schema.groups.len()).map(|g| schema.group_optimizer(g).kind.tag()).collect();
+        let mlp = Mlp::new(schema.mlp_input_width(), &schema.mlp.hidden, schema.seed);
+        let adam = Adam::new(&mlp, schema.mlp.lr);
+        Ok(Engine {
+            dir: dir.map(Path::to_path_buf),
+            store,
+            cache: LruCache::new(options.cache_bytes, &floats, &tags),
+            schema,
+            mlp,
+            adam,
+            stats: Stats::default(),
+            step: 0,
+            checkpoint_step: 0,
+            pool,
+            read_only: options.read_only,
+            state_dirty: false,
+            poisoned: None,
+        })
+    }
+
+    /// The schema of the model.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The number of training steps applied so far.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// The step of the last completed checkpoint (what a reopen after a crash comes back to).
+    pub fn checkpoint_step(&self) -> u64 {
+        self.checkpoint_step
+    }
+
+    /// The database directory, if the engine is backed by one.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// A copy of the counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Rows in the RAM tier and the bytes charged for them.
+    pub fn cache_usage(&self) -> (usize, usize) {
+        (self.cache.len(), self.cache.used_bytes())
+    }
+
+    /// Trains on one batch: forward, backward, sparse update of the rows, Adam on the MLP.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a malformed batch (nothing is changed), a read-only
+    /// engine, or a poisoned one; store errors (the engine is then poisoned).
+    pub fn train_step(&mut self, batch: &Batch) -> Result<StepReport> {
+        self.check_writable()?;
+        batch.validate(&self.schema, true)?;
+        if batch.len == 0 {
+            return Ok(StepReport { step: self.step, samples: 0, loss_sum: 0.0 });
+        }
+        let (mut rows, slots) = self.gather(batch, true)?;
+        let (schema, mlp) = (&self.schema, &self.mlp);
+        let grads = self.pool.install(|| train::forward_backward(schema, mlp, &rows, batch));
+        self.pool.install(|| {
+            use rayon::prelude::*;
+            rows.par_iter_mut().zip(&grads.rows).enumerate().for_each(|(g, (r, grad))| {
+                train::apply_sparse(schema.group_optimizer(g), schema.groups[g].dim, r, grad)
+            });
+        });
+        self.adam.step(&mut self.mlp, &grads.mlp);
+        self.step += 1;
+        self.scatter(&rows, &slots);
+        self.cache.evict_to_budget(&self.stats);
+        self.flush_evictions()?;
+        bump(&self.stats.train_steps, 1);
+        bump(&self.stats.samples_trained, batch.len as u64);
+        log::trace!("step {} trained {} samples", self.step, batch.len);
+        Ok(StepReport { step: self.step, samples: batch.len, loss_sum: grads.loss_sum })
+    }
+
+    /// Click probabilities of every sample of `batch`. Ids never trained read as zero
+    /// vectors; nothing is created or written.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a malformed batch; store read errors.
+    pub fn predict(&mut self, batch: &Batch) -> Result<Vec<f32>> {
+        Ok(self.predict_logits(batch)?.into_iter().map(mlp::sigmoid).collect())
+    }
+
+    /// Logits of every sample of `batch` (see [`Engine::predict`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::predict`].
+    pub fn predict_logits(&mut self, batch: &Batch) -> Result<Vec<f32>> {
+        if let Some(reason) = &self.poisoned {
+            return Err(Error::Poisoned(reason.clone()));
+        }
+        batch.validate(&self.schema, false)?;
+        let (rows, _) = self.gather(batch, false)?;
+        let (schema, mlp) = (&self.schema, &self.mlp);
+        Ok(self.pool.install(|| train::predict(schema, mlp, &rows, batch)))
+    }
+
+    /// Makes the current state durable and consistent: every dirty row, the MLP and its Adam
+    /// state and the step are written atomically, then a point-in-time copy is taken under
+    /// `checkpoints/`. Returns the step.
+    ///
+    /// # Errors
+    ///
+    /// Read-only or poisoned engine; I/O and store errors (the engine is then poisoned).
+    pub fn checkpoint(&mut self) -> Result<u64> {
+        self.check_writable()?;
+        let started = Instant::now();
+        let mut set = WriteSet::new();
+        self.cache.drain_dirty(&mut set);
+        let rows = set.row_count();
+        set.put_meta(store::META_DENSE, self.encode_dense());
+        set.put_meta(store::META_STEP, self.step.to_le_bytes().to_vec());
+        set.put_meta(store::META_STATE, b"clean".to_vec());
+        self.write(&set, true)?;
+        self.state_dirty = false;
+        self.checkpoint_step = self.step;
+        if let Some(dir) = self.dir.clone() {
+            self.snapshot(&dir).inspect_err(|e| self.poisoned = Some(e.to_string()))?;
+        }
+        log::info!(
+            "checkpoint at step {}: {rows} rows written in {:.3}s",
+            self.step,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(self.step)
+    }
+
+    fn snapshot(&self, dir: &Path) -> Result<()> {
+        let root = layout::checkpoints_dir(dir);
+        std::fs::create_dir_all(&root).map_err(|e| Error::io("create", &root, e))?;
+        let name = layout::checkpoint_name(self.step);
+        let staging = root.join(format!(".{name}.tmp"));
+        layout::remove_if_exists(&staging)?;
+        self.store.snapshot_to(&staging)?;
+        let target = root.join(&name);
+        layout::remove_if_exists(&target)?;
+        std::fs::rename(&staging, &target).map_err(|e| Error::io("rename", &staging, e))?;
+        layout::sync_dir(&root)?;
+        for (step, old) in layout::list_checkpoints(dir)? {
+            if step != self.step {
+                if let Err(e) = layout::remove_if_exists(&old) {
+                    log::warn!("could not remove old checkpoint {}: {e}", old.display());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if let Some(reason) = &self.poisoned {
+            return Err(Error::Poisoned(reason.clone()));
+        }
+        if self.read_only {
+            return Err(Error::InvalidArgument("engine is open read-only".into()));
+        }
+        Ok(())
+    }
+
+    /// Copies the rows of `batch` out of the cache, reading misses from the store. In training
+    /// mode every row is pinned and never-seen ids get their initial value; in prediction mode
+    /// never-seen ids read as zero and nothing is pinned.
+    fn gather(&mut self, batch: &Batch, train: bool) -> Result<(Vec<Gathered>, Vec<Vec<Slot>>)> {
+        let mut rows = self.dedup(batch);
+        let mut slots: Vec<Vec<Slot>> = rows.iter().map(|r| vec![0; r.ids.len()]).collect();
+        let mut misses: Vec<Vec<u32>> = vec![Vec::new(); rows.len()];
+        for (g, r) in rows.iter_mut().enumerate() {
+            for (i, &id) in r.ids.iter().enumerate() {
+                match self.cache.get(g, id) {
+                    Some(slot) => {
+                        let f = r.floats;
+                        r.values[i * f..(i + 1) * f].copy_from_slice(self.cache.values(slot));
+                        if train {
+                            self.cache.pin(slot);
+                            slots[g][i] = slot;
+                        }
+                    }
+                    None => misses[g].push(i as u32),
+                }
+            }
+        }
+        let miss_count: usize = misses.iter().map(Vec::len).sum();
+        bump(&self.stats.cache_hits, (rows.iter().map(|r| r.ids.len()).sum::<usize>() - miss_count) as u64);
+        bump(&self.stats.cache_misses, miss_count as u64);
+
+        let found = match self.read_misses(&mut rows, &misses) {
+            Ok(found) => found,
+            Err(e) => {
+                if train {
+                    for (g, miss) in misses.iter().enumerate() {
+                        (0..rows[g].ids.len())
+                            .filter(|i| !miss.contains(&(*i as u32)))
+                            .for_each(|i| self.cache.unpin(slots[g][i]));
+                    }
+                }
+                return Err(e);
+            }
+        };
+        for (g, miss) in misses.iter().enumerate() {
+            let (dim, f) = (self.schema.groups[g].dim, rows[g].floats);
+            for (k, &i) in miss.iter().enumerate() {
+                let i = i as usize;
+                let id = rows[g].ids[i];
+                let header = match found[g][k] {
+                    Some(header) => header,
+                    None if train => {
+                        let values = &mut rows[g].values[i * f..(i + 1) * f];
+                        init_row(self.schema.seed, g, id, self.schema.init_range, values, dim);
+                        bump(&self.stats.rows_created, 1);
+                        RowHeader::default()
+                    }
+                    None => continue,
+                };
+                let values = &rows[g].values[i * f..(i + 1) * f];
+                let slot = self.cache.insert(g, id, header, values, false, &self.stats);
+                if train {
+                    self.cache.pin(slot);
+                    slots[g][i] = slot;
+                }
+            }
+        }
+        Ok((rows, slots))
+    }
+
+    /// Distinct ids per group, in first-seen order, with the occurrence map.
+    fn dedup(&self, batch: &Batch) -> Vec<Gathered> {
+        let mut index = std::collections::HashMap::new();
+        batch
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, group)| {
+                index.clear();
+                let floats = self.schema.groups[g].dim + self.schema.group_optimizer(g).kind.state_len();
+                let mut r = Gathered { floats, ..Gathered::default() };
+                r.local.reserve(group.ids.len());
+                for &id in &group.ids {
+                    let next = r.ids.len() as u32;
+                    let at = *index.entry(id).or_insert(next);
+                    if at == next {
+                        r.ids.push(id);
+                        r.occurrences.push(0);
+                    }
+                    r.occurrences[at as usize] += 1;
+                    r.local.push(at);
+                }
+                r.values = vec![0.0; r.ids.len() * floats];
+                r
+            })
+            .collect()
+    }
+
+    /// Reads the missed rows of every group; returns, per miss, the header when found.
+    fn read_misses(
+        &mut self,
+        rows: &mut [Gathered],
+        misses: &[Vec<u32>],
+    ) -> Result<Vec<Vec<Option<RowHeader>>>> {
+        if misses.iter().all(Vec::is_empty) {
+            return Ok(vec![Vec::new(); rows.len()]);
+        }
+        // IMPORTANT: evicted dirty rows must reach the store before it is read, or a row
+        // evicted and needed again would come back stale.
+        self.flush_evictions()?;
+        let started = Instant::now();
+        let mut found = Vec::with_capacity(rows.len());
+        for (g, miss) in misses.iter().enumerate() {
+            let r = &mut rows[g];
+            let ids: Vec<u64> = miss.iter().map(|&i| r.ids[i as usize]).collect();
+            let mut headers = vec![None; miss.len()];
+            let (f, tag) = (r.floats, self.schema.group_optimizer(g).kind.tag());
+            let name = &self.schema.groups[g].name;
+            let (mut n, mut bytes_read) = (0u64, 0u64);
+            self.store.multi_get(g, &ids, &mut |k, bytes| {
+                let i = miss[k] as usize;
+                let values = &mut r.values[i * f..(i + 1) * f];
+                headers[k] = Some(decode_row(bytes, tag, values, name, ids[k])?);
+                n += 1;
+                bytes_read += bytes.len() as u64;
+                Ok(())
+            })?;
+            bump(&self.stats.rows_read, n);
+            bump(&self.stats.bytes_read, bytes_read);
+            found.push(headers);
+        }
+        bump(&self.stats.store_wait_ns, started.elapsed().as_nanos() as u64);
+        Ok(found)
+    }
+
+    /// Writes the updated rows back into the cache and releases their pins.
+    fn scatter(&mut self, rows: &[Gathered], slots: &[Vec<Slot>]) {
+        for (g, r) in rows.iter().enumerate() {
+            for (i, &slot) in slots[g].iter().enumerate() {
+                let mut header = self.cache.header(slot);
+                header.seen_count = header.seen_count.saturating_add(r.occurrences[i]);
+                header.last_step = self.step;
+                self.cache.update(slot, &r.values[i * r.floats..(i + 1) * r.floats], header);
+                self.cache.unpin(slot);
+            }
+        }
+    }
+
+    /// Writes the rows evicted dirty so far, marking the store as holding post-checkpoint
+    /// writes first (durably), so a crash from here on restores the checkpoint.
+    fn flush_evictions(&mut self) -> Result<()> {
+        if !self.cache.has_pending() {
+            return Ok(());
+        }
+        let set = self.cache.take_pending();
+        if !self.state_dirty {
+            let mut marker = WriteSet::new();
+            marker.put_meta(store::META_STATE, b"dirty".to_vec());
+            self.write(&marker, true)?;
+            self.state_dirty = true;
+        }
+        log::debug!("writing back {} evicted rows ({} bytes)", set.row_count(), set.row_bytes());
+        self.write(&set, false)
+    }
+
+    fn write(&mut self, set: &WriteSet, durable: bool) -> Result<()> {
+        let started = Instant::now();
+        if let Err(e) = self.store.write(set, durable) {
+            log::error!("store write failed, engine poisoned: {e}");
+            self.poisoned = Some(e.to_string());
+            return Err(e);
+        }
+        bump(&self.stats.rows_written, set.row_count() as u64);
+        bump(&self.stats.bytes_written, set.row_bytes() as u64);
+        bump(&self.stats.store_wait_ns, started.elapsed().as_nanos() as u64);
+        Ok(())
+    }
+
+    fn write_initial_meta(&mut self) -> Result<()> {
+        let mut set = WriteSet::new();
+        set.put_meta(store::META_FORMAT_VERSION, store::FORMAT_VERSION.to_le_bytes().to_vec());
+        set.put_meta(store::META_SCHEMA, self.schema.to_toml_string().into_bytes());
+        set.put_meta(store::META_DENSE, self.encode_dense());
+        set.put_meta(store::META_STEP, 0u64.to_le_bytes().to_vec());
+        set.put_meta(store::META_STATE, b"clean".to_vec());
+        self.write(&set, true)
+    }
+
+    /// `[u64 n][n f32 params][u64 adam t][u64 m][m f32 adam state]`, little-endian.
+    fn encode_dense(&self) -> Vec<u8> {
+        let params = self.mlp.params();
+        let (t, state) = self.adam.state();
+        let mut out = Vec::with_capacity(24 + 4 * (params.len() + state.len()));
+        out.extend_from_slice(&(params.len() as u64).to_le_bytes());
+        params.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+        out.extend_from_slice(&t.to_le_bytes());
+        out.extend_from_slice(&(state.len() as u64).to_le_bytes());
+        state.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+        out
+    }
+
+    fn load_dense(&mut self) -> Result<()> {
+        let corrupt = |reason: String| Error::Corruption { what: "dense parameters".into(), reason };
+        let bytes = self.store.meta(store::META_DENSE)?.ok_or_else(|| corrupt("missing".into()))?;
+        let step = self.store.meta(store::META_STEP)?.ok_or_else(|| corrupt("no step".into()))?;
+        let mut reader = LeReader { bytes: &bytes, at: 0 };
+        let n = reader.u64().ok_or_else(|| corrupt("truncated".into()))? as usize;
+        let params = reader.f32s(n).ok_or_else(|| corrupt("truncated params".into()))?;
+        let t = reader.u64().ok_or_else(|| corrupt("truncated".into()))?;
+        let m = reader.u64().ok_or_else(|| corrupt("truncated".into()))? as usize;
+        let state = reader.f32s(m).ok_or_else(|| corrupt("truncated adam state".into()))?;
+        self.mlp.set_params(&params).map_err(corrupt)?;
+        self.adam.set_state(t, &state).map_err(corrupt)?;
+        let step: [u8; 8] = step.as_slice().try_into().map_err(|_| corrupt("bad step".into()))?;
+        self.step = u64::from_le_bytes(step);
+        self.checkpoint_step = self.step;
+        Ok(())
+    }
+}
+
+struct LeReader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl LeReader<'_> {
+    fn u64(&mut self) -> Option<u64> {
+        let b = self.bytes.get(self.at..self.at + 8)?;
+        self.at += 8;
+        Some(u64::from_le_bytes(b.try_into().ok()?))
+    }
+
+    fn f32s(&mut self, n: usize) -> Option<Vec<f32>> {
+        let b = self.bytes.get(self.at..self.at.checked_add(n.checked_mul(4)?)?)?;
+        self.at += 4 * n;
+        Some(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    }
+}
+
+fn read_schema(store: &RocksStore, dir: &Path) -> Result<Schema> {
+    let corrupt = |reason: String| Error::Corruption { what: dir.display().to_string(), reason };
+    let version = store
+        .meta(store::META_FORMAT_VERSION)?
+        .ok_or_else(|| corrupt("not a gwen database: no format version".into()))?;
+    let version = <[u8; 4]>::try_from(version.as_slice())
+        .map(u32::from_le_bytes)
+        .map_err(|_| corrupt("bad format version record".into()))?;
+    if version != store::FORMAT_VERSION {
+        return Err(corrupt(format!(
+            "format version {version}, this build reads {}",
+            store::FORMAT_VERSION
+        )));
+    }
+    let text = store.meta(store::META_SCHEMA)?.ok_or_else(|| corrupt("no schema".into()))?;
+    let text = String::from_utf8(text).map_err(|_| corrupt("schema is not utf-8".into()))?;
+    Schema::from_toml_str(&text).map_err(|e| corrupt(format!("stored schema: {e}")))
+}

@@ -1,0 +1,92 @@
+//! The directory of a gwen database and its checkpoints.
+//!
+//! ```text
+//! <db>/store/                    the live RocksDB store (trained rows, metadata)
+//! <db>/checkpoints/step-<N>/     point-in-time copies (hard-linked SST files), newest kept
+//! ```
+//!
+//! The live store is trusted only when its metadata says `clean` (nothing written since the
+//! last checkpoint). Otherwise the newest complete checkpoint is copied back over it on open,
+//! so a crash at any moment leads back to exactly the last checkpoint. A checkpoint directory
+//! is written under a temporary name and renamed when complete.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The live store inside a database directory.
+pub(crate) fn store_dir(db: &Path) -> PathBuf {
+    db.join("store")
+}
+
+/// The folder of the checkpoints.
+pub(crate) fn checkpoints_dir(db: &Path) -> PathBuf {
+    db.join("checkpoints")
+}
+
+/// The name of the checkpoint of `step`.
+pub(crate) fn checkpoint_name(step: u64) -> String {
+    format!("step-{step:012}")
+}
+
+/// Complete checkpoints, oldest first, as (step, directory).
+pub(crate) fn list_checkpoints(db: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let dir = checkpoints_dir(db);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("list", &dir, e)),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list", &dir, e))?;
+        let name = entry.file_name();
+        let step = name.to_str().and_then(|n| n.strip_prefix("step-")).and_then(|s| s.parse().ok());
+        if let Some(step) = step {
+            found.push((step, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Replaces the live store with a copy of the checkpoint at `from`: SST files are hard-linked
+/// (they are immutable), everything else is copied. Safe to redo after a crash part-way.
+pub(crate) fn restore_store(db: &Path, from: &Path) -> Result<()> {
+    let live = store_dir(db);
+    let staging = db.join("store.restoring");
+    let discarded = db.join("store.discarded");
+    remove_if_exists(&staging)?;
+    fs::create_dir_all(&staging).map_err(|e| Error::io("create", &staging, e))?;
+    for entry in fs::read_dir(from).map_err(|e| Error::io("list", from, e))? {
+        let entry = entry.map_err(|e| Error::io("list", from, e))?;
+        let target = staging.join(entry.file_name());
+        let is_sst = entry.path().extension().is_some_and(|x| x == "sst");
+        let linked = is_sst && fs::hard_link(entry.path(), &target).is_ok();
+        if !linked {
+            fs::copy(entry.path(), &target).map_err(|e| Error::io("copy", entry.path(), e))?;
+        }
+    }
+    sync_dir(&staging)?;
+    remove_if_exists(&discarded)?;
+    if live.exists() {
+        fs::rename(&live, &discarded).map_err(|e| Error::io("rename", &live, e))?;
+    }
+    fs::rename(&staging, &live).map_err(|e| Error::io("rename", &staging, e))?;
+    sync_dir(db)?;
+    remove_if_exists(&discarded)
+}
+
+/// Removes a directory tree if it is there.
+pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
+    match fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Makes renames and new entries in `dir` durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir).and_then(|f| f.sync_all()).map_err(|e| Error::io("sync", dir, e))
+}

@@ -1,0 +1,438 @@
+//! The model schema: feature groups, their fields, `dim`, pooling, optimizers and hashing.
+//!
+//! A schema is a TOML file. It is stored in the database when a table is created, and every
+//! later open compares the structural parts (groups, fields, dims, pooling, optimizer kinds,
+//! MLP shape, seeds) with the stored copy. Learning rates may change between runs.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::input::criteo;
+
+/// How a group combines the rows of its features in one sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// Sum of the rows.
+    Sum,
+    /// Mean of the rows present in the sample (zero vector when none is present).
+    Mean,
+}
+
+/// The sparse optimizer that updates embedding rows in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Row-wise Adagrad: one accumulator per row, `acc += mean(g^2)`,
+    /// `w -= lr * g / (sqrt(acc) + eps)`.
+    Adagrad,
+    /// Plain stochastic gradient descent, `w -= lr * g`; no state.
+    Sgd,
+}
+
+impl OptimizerKind {
+    /// Number of `f32` state values stored with each row.
+    pub fn state_len(self) -> usize {
+        match self {
+            OptimizerKind::Adagrad => 1,
+            OptimizerKind::Sgd => 0,
+        }
+    }
+
+    /// The on-disk tag of this optimizer in a row header.
+    pub(crate) fn tag(self) -> u8 {
+        match self {
+            OptimizerKind::Adagrad => 1,
+            OptimizerKind::Sgd => 2,
+        }
+    }
+}
+
+/// Settings of a sparse optimizer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparseOptimizer {
+    /// Which update rule.
+    #[serde(default = "default_kind")]
+    pub kind: OptimizerKind,
+    /// Learning rate.
+    #[serde(default = "default_sparse_lr")]
+    pub lr: f32,
+    /// Adagrad's epsilon (ignored by SGD).
+    #[serde(default = "default_eps")]
+    pub eps: f32,
+}
+
+impl Default for SparseOptimizer {
+    fn default() -> Self {
+        SparseOptimizer { kind: default_kind(), lr: default_sparse_lr(), eps: default_eps() }
+    }
+}
+
+fn default_kind() -> OptimizerKind {
+    OptimizerKind::Adagrad
+}
+fn default_sparse_lr() -> f32 {
+    0.05
+}
+fn default_eps() -> f32 {
+    1e-8
+}
+fn default_dim() -> usize {
+    16
+}
+fn default_pooling() -> Pooling {
+    Pooling::Sum
+}
+fn default_hidden() -> Vec<usize> {
+    vec![200, 80]
+}
+fn default_mlp_lr() -> f32 {
+    1e-3
+}
+fn default_init_range() -> f32 {
+    0.01
+}
+fn default_format() -> String {
+    "criteo".to_string()
+}
+
+/// One feature group: the fields whose rows are pooled together into one vector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// Name, unique in the schema; also names the column family (`[A-Za-z0-9_.-]`, 1..=64).
+    pub name: String,
+    /// Input fields hashed into this group (for Criteo: `C1`..`C26`).
+    pub fields: Vec<String>,
+    /// Width of each row.
+    #[serde(default = "default_dim")]
+    pub dim: usize,
+    /// How the rows of a sample are combined.
+    #[serde(default = "default_pooling")]
+    pub pooling: Pooling,
+    /// Per-group optimizer; the schema's `[optimizer]` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<SparseOptimizer>,
+}
+
+/// The dense part of the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpSettings {
+    /// Hidden layer widths; the output layer (1 logit) is implied.
+    #[serde(default = "default_hidden")]
+    pub hidden: Vec<usize>,
+    /// Adam learning rate.
+    #[serde(default = "default_mlp_lr")]
+    pub lr: f32,
+}
+
+impl Default for MlpSettings {
+    fn default() -> Self {
+        MlpSettings { hidden: default_hidden(), lr: default_mlp_lr() }
+    }
+}
+
+/// Input format settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSettings {
+    /// The input format; only `criteo` (label, I1..I13, C1..C26, tab-separated) for now.
+    #[serde(default = "default_format")]
+    pub format: String,
+}
+
+impl Default for InputSettings {
+    fn default() -> Self {
+        InputSettings { format: default_format() }
+    }
+}
+
+/// A whole model schema, as read from TOML.
+///
+/// ```
+/// let schema = gwen::Schema::from_toml_str(r#"
+///     [[groups]]
+///     name = "ad"
+///     fields = ["C1", "C2"]
+/// "#).unwrap();
+/// assert_eq!(schema.groups[0].dim, 16);
+/// assert_eq!(schema.mlp.hidden, vec![200, 80]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schema {
+    /// Seed of the row and MLP initialisation.
+    #[serde(default)]
+    pub seed: u64,
+    /// Seed of the feature hash (see [`crate::hash_feature`]).
+    #[serde(default)]
+    pub hash_seed: u64,
+    /// Rows start uniform in `[-init_range, init_range]`.
+    #[serde(default = "default_init_range")]
+    pub init_range: f32,
+    /// Input format.
+    #[serde(default)]
+    pub input: InputSettings,
+    /// The default sparse optimizer of every group.
+    #[serde(default)]
+    pub optimizer: SparseOptimizer,
+    /// The MLP on top of the pooled groups and dense inputs.
+    #[serde(default)]
+    pub mlp: MlpSettings,
+    /// Feature groups, in the order their vectors enter the MLP.
+    pub groups: Vec<Group>,
+}
+
+impl Schema {
+    /// Parses and validates a schema from TOML text.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Schema`] for TOML errors, unknown keys and invalid values (an empty group, a
+    /// field in two groups, a field the input format does not have, a zero `dim`, ...).
+    pub fn from_toml_str(text: &str) -> Result<Schema> {
+        let schema: Schema = toml::from_str(text).map_err(|e| Error::Schema(e.to_string()))?;
+        schema.validate()?;
+        Ok(schema)
+    }
+
+    /// Reads a schema file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the file cannot be read, [`Error::Schema`] naming the file otherwise.
+    pub fn from_path(path: &Path) -> Result<Schema> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+        Schema::from_toml_str(&text).map_err(|e| match e {
+            Error::Schema(m) => Error::Schema(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    /// The built-in Criteo schema: one group per categorical field, dim 16, sum pooling.
+    pub fn criteo_default() -> Schema {
+        let groups = (0..criteo::CATEGORICAL_FIELDS)
+            .map(|k| {
+                let name = criteo::categorical_field_name(k);
+                Group {
+                    fields: vec![name.clone()],
+                    name,
+                    dim: default_dim(),
+                    pooling: Pooling::Sum,
+                    optimizer: None,
+                }
+            })
+            .collect();
+        Schema {
+            seed: 0,
+            hash_seed: 0,
+            init_range: default_init_range(),
+            input: InputSettings::default(),
+            optimizer: SparseOptimizer::default(),
+            mlp: MlpSettings::default(),
+            groups,
+        }
+    }
+
+    /// The schema as TOML text (the form stored in the database).
+    pub fn to_toml_string(&self) -> String {
+        toml::to_string(self).expect("should serialize a schema of plain values")
+    }
+
+    /// Number of dense inputs the input format provides.
+    pub fn dense_width(&self) -> usize {
+        criteo::DENSE_FIELDS
+    }
+
+    /// Width of the MLP input: the pooled groups plus the dense inputs.
+    pub fn mlp_input_width(&self) -> usize {
+        self.groups.iter().map(|g| g.dim).sum::<usize>() + self.dense_width()
+    }
+
+    /// The optimizer of group `g` (its own, or the schema default).
+    pub fn group_optimizer(&self, g: usize) -> SparseOptimizer {
+        self.groups[g].optimizer.unwrap_or(self.optimizer)
+    }
+
+    /// For each categorical input column, the group it feeds (or `None` when unused).
+    pub fn column_groups(&self) -> Vec<Option<usize>> {
+        let mut by_name = HashMap::new();
+        for (g, group) in self.groups.iter().enumerate() {
+            for field in &group.fields {
+                by_name.insert(field.as_str(), g);
+            }
+        }
+        (0..criteo::CATEGORICAL_FIELDS)
+            .map(|k| by_name.get(criteo::categorical_field_name(k).as_str()).copied())
+            .collect()
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Schema(m));
+        if self.input.format != "criteo" {
+            return bad(format!("input.format {:?}: only \"criteo\" is supported", self.input.format));
+        }
+        if self.groups.is_empty() {
+            return bad("no [[groups]]".into());
+        }
+        if !(self.init_range.is_finite() && self.init_range >= 0.0) {
+            return bad(format!("init_range {} must be finite and >= 0", self.init_range));
+        }
+        if !(self.mlp.lr.is_finite() && self.mlp.lr > 0.0) {
+            return bad(format!("mlp.lr {} must be finite and > 0", self.mlp.lr));
+        }
+        if self.mlp.hidden.iter().any(|&h| h == 0 || h > 65_536) {
+            return bad(format!("mlp.hidden {:?}: widths must be in 1..=65536", self.mlp.hidden));
+        }
+        check_optimizer("optimizer", &self.optimizer)?;
+        let known: Vec<String> =
+            (0..criteo::CATEGORICAL_FIELDS).map(criteo::categorical_field_name).collect();
+        let mut seen_fields: HashMap<&str, &str> = HashMap::new();
+        let mut seen_names = HashMap::new();
+        for group in &self.groups {
+            validate_group(group, &known, &mut seen_fields)?;
+            if seen_names.insert(group.name.as_str(), ()).is_some() {
+                return bad(format!("group {}: name used twice", group.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Compares the structural parts with `stored`; `None` when compatible, else the first
+    /// difference in words (`group C1: dim 16 stored, 8 given`).
+    pub fn difference_from(&self, stored: &Schema) -> Option<String> {
+        let differ = |what: &str, s: String, g: String| Some(format!("{what}: {s} stored, {g} given"));
+        if stored.seed != self.seed {
+            return differ("seed", stored.seed.to_string(), self.seed.to_string());
+        }
+        if stored.hash_seed != self.hash_seed {
+            return differ("hash_seed", stored.hash_seed.to_string(), self.hash_seed.to_string());
+        }
+        if stored.init_range != self.init_range {
+            return differ("init_range", stored.init_range.to_string(), self.init_range.to_string());
+        }
+        if stored.input.format != self.input.format {
+            return differ("input.format", stored.input.format.clone(), self.input.format.clone());
+        }
+        if stored.mlp.hidden != self.mlp.hidden {
+            let (s, g) = (&stored.mlp.hidden, &self.mlp.hidden);
+            return differ("mlp.hidden", format!("{s:?}"), format!("{g:?}"));
+        }
+        let names = |s: &Schema| s.groups.iter().map(|g| g.name.clone()).collect::<Vec<_>>();
+        if names(stored) != names(self) {
+            return differ("groups", format!("{:?}", names(stored)), format!("{:?}", names(self)));
+        }
+        for (g, (s, n)) in stored.groups.iter().zip(&self.groups).enumerate() {
+            let what = format!("group {}", s.name);
+            if s.fields != n.fields {
+                return differ(&format!("{what} fields"), format!("{:?}", s.fields), format!("{:?}", n.fields));
+            }
+            if s.dim != n.dim {
+                return differ(&format!("{what} dim"), s.dim.to_string(), n.dim.to_string());
+            }
+            if s.pooling != n.pooling {
+                return differ(&format!("{what} pooling"), format!("{:?}", s.pooling), format!("{:?}", n.pooling));
+            }
+            let (so, no) = (stored.group_optimizer(g).kind, self.group_optimizer(g).kind);
+            if so != no {
+                return differ(&format!("{what} optimizer"), format!("{so:?}"), format!("{no:?}"));
+            }
+        }
+        None
+    }
+}
+
+fn check_optimizer(what: &str, o: &SparseOptimizer) -> Result<()> {
+    if !(o.lr.is_finite() && o.lr > 0.0) {
+        return Err(Error::Schema(format!("{what}.lr {} must be finite and > 0", o.lr)));
+    }
+    if !(o.eps.is_finite() && o.eps > 0.0) {
+        return Err(Error::Schema(format!("{what}.eps {} must be finite and > 0", o.eps)));
+    }
+    Ok(())
+}
+
+fn validate_group<'a>(
+    group: &'a Group,
+    known: &[String],
+    seen_fields: &mut HashMap<&'a str, &'a str>,
+) -> Result<()> {
+    let name = &group.name;
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if !name_ok {
+        return Err(Error::Schema(format!(
+            "group {name:?}: names are 1..=64 characters of [A-Za-z0-9_.-]"
+        )));
+    }
+    if group.fields.is_empty() {
+        return Err(Error::Schema(format!("group {name}: no fields")));
+    }
+    if group.dim == 0 || group.dim > 4096 {
+        return Err(Error::Schema(format!("group {name}: dim {} not in 1..=4096", group.dim)));
+    }
+    if let Some(o) = &group.optimizer {
+        check_optimizer(&format!("group {name} optimizer"), o)?;
+    }
+    for field in &group.fields {
+        if !known.iter().any(|k| k == field) {
+            return Err(Error::Schema(format!(
+                "group {name}: field {field:?} is not a categorical field of the criteo format \
+                 (C1..C26)"
+            )));
+        }
+        if let Some(other) = seen_fields.insert(field.as_str(), name.as_str()) {
+            return Err(Error::Schema(format!(
+                "field {field} is in two groups: {other} and {name}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_schema_round_trips_through_toml() {
+        let schema = Schema::criteo_default();
+        let again = Schema::from_toml_str(&schema.to_toml_string()).expect("should parse");
+        assert_eq!(schema, again);
+        assert_eq!(schema.mlp_input_width(), 26 * 16 + 13);
+    }
+
+    #[test]
+    fn invalid_schemas_name_the_problem() {
+        let cases = [
+            ("[[groups]]\nname='a'\nfields=['C1']\ndim=0", "dim 0"),
+            ("[[groups]]\nname='a'\nfields=['C99']", "C99"),
+            ("[[groups]]\nname='a'\nfields=['C1']\n[[groups]]\nname='b'\nfields=['C1']", "two groups"),
+            ("[[groups]]\nname='a'\nfields=['C1']\nbogus=1", "bogus"),
+            ("groups = []", "no [[groups]]"),
+            ("[[groups]]\nname='a b'\nfields=['C1']", "names are"),
+        ];
+        for (text, needle) in cases {
+            let err = Schema::from_toml_str(text).expect_err(text).to_string();
+            assert!(err.contains(needle), "{err} should mention {needle}");
+        }
+    }
+
+    #[test]
+    fn difference_names_group_and_values() {
+        let stored = Schema::criteo_default();
+        let mut given = stored.clone();
+        given.groups[2].dim = 8;
+        let diff = given.difference_from(&stored).expect("should differ");
+        assert_eq!(diff, "group C3 dim: 16 stored, 8 given");
+        let mut given = stored.clone();
+        given.optimizer.lr = 0.5;
+        assert_eq!(given.difference_from(&stored), None, "learning rates may change");
+    }
+}

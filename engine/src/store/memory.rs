@@ -1,0 +1,67 @@
+//! An in-RAM [`Store`] for tests: a sorted map per group, no durability.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use super::{Store, WriteSet};
+use crate::error::{Error, Result};
+use crate::hash::EmbeddingId;
+
+type Tables = (Vec<BTreeMap<EmbeddingId, Vec<u8>>>, BTreeMap<String, Vec<u8>>);
+
+/// A [`Store`] held in RAM; every write also counts toward [`MemoryStore::writes`].
+#[derive(Debug)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    /// An empty store with `groups` groups.
+    pub fn new(groups: usize) -> Self {
+        MemoryStore { tables: Mutex::new((vec![BTreeMap::new(); groups], BTreeMap::new())) }
+    }
+
+    /// Number of rows stored in `group`.
+    pub fn row_count(&self, group: usize) -> usize {
+        self.tables.lock().map(|t| t.0[group].len()).unwrap_or(0)
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Tables>> {
+        self.tables.lock().map_err(|_| Error::Poisoned("memory store lock".into()))
+    }
+}
+
+impl Store for MemoryStore {
+    fn multi_get(
+        &self,
+        group: usize,
+        ids: &[EmbeddingId],
+        found: &mut dyn FnMut(usize, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let tables = self.lock()?;
+        let table = tables.0.get(group).ok_or_else(|| {
+            Error::InvalidArgument(format!("group index {group} out of range"))
+        })?;
+        for (i, id) in ids.iter().enumerate() {
+            if let Some(bytes) = table.get(id) {
+                found(i, bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, set: &WriteSet, _durable: bool) -> Result<()> {
+        let mut tables = self.lock()?;
+        for (group, id, bytes) in set.rows() {
+            tables.0[group].insert(id, bytes.to_vec());
+        }
+        for (key, value) in set.meta() {
+            tables.1.insert(key.to_string(), value.to_vec());
+        }
+        Ok(())
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.lock()?.1.get(key).cloned())
+    }
+}

@@ -1,0 +1,292 @@
+//! The model: pooling of gathered rows, the MLP, the loss and the optimizers.
+//!
+//! A step works on rows copied out of the cache ("gathered"): forward and backward run on
+//! those copies in fixed-size chunks of samples, in parallel, and the chunk results are
+//! reduced in chunk order, so the result does not depend on the number of threads.
+
+pub(crate) mod mlp;
+
+use ndarray::{Array2, ArrayView1, Axis};
+use rayon::prelude::*;
+
+use crate::batch::Batch;
+use crate::hash::EmbeddingId;
+use crate::schema::{OptimizerKind, Pooling, Schema, SparseOptimizer};
+use mlp::{Mlp, MlpGrads};
+
+/// Samples per parallel work item. Fixed (not derived from the thread count) so results are
+/// identical whatever `--threads` is.
+pub(crate) const CHUNK_SAMPLES: usize = 64;
+
+/// The rows of one group needed by a batch, copied out of the cache.
+#[derive(Debug, Default)]
+pub(crate) struct Gathered {
+    /// Values per row: weights (`dim`) then optimizer state.
+    pub floats: usize,
+    /// Distinct ids in first-seen order.
+    pub ids: Vec<EmbeddingId>,
+    /// `ids.len() * floats` values.
+    pub values: Vec<f32>,
+    /// For every id occurrence in the batch, the index of its distinct row.
+    pub local: Vec<u32>,
+    /// Occurrences of each distinct row in the batch.
+    pub occurrences: Vec<u32>,
+}
+
+/// Pooled inputs of samples `start..end`: (n x mlp input width).
+fn pooled_inputs(
+    schema: &Schema,
+    rows: &[Gathered],
+    batch: &Batch,
+    start: usize,
+    end: usize,
+) -> Array2<f32> {
+    let width = schema.mlp_input_width();
+    let dense_width = schema.dense_width();
+    let mut x = Array2::<f32>::zeros((end - start, width));
+    for (r, i) in (start..end).enumerate() {
+        let mut out = x.row_mut(r);
+        let out = out.as_slice_mut().expect("should be a standard-layout row");
+        let mut at = 0;
+        for (g, group) in schema.groups.iter().enumerate() {
+            let dim = group.dim;
+            let ids = &batch.groups[g];
+            let (a, b) = (ids.offsets[i] as usize, ids.offsets[i + 1] as usize);
+            let target = &mut out[at..at + dim];
+            for k in a..b {
+                let row = rows[g].local[k] as usize * rows[g].floats;
+                for (t, v) in target.iter_mut().zip(&rows[g].values[row..row + dim]) {
+                    *t += v;
+                }
+            }
+            if group.pooling == Pooling::Mean && b > a {
+                let inv = 1.0 / (b - a) as f32;
+                target.iter_mut().for_each(|t| *t *= inv);
+            }
+            at += dim;
+        }
+        out[at..at + dense_width].copy_from_slice(&batch.dense[i * dense_width..(i + 1) * dense_width]);
+    }
+    x
+}
+
+fn chunks(len: usize) -> Vec<(usize, usize)> {
+    (0..len).step_by(CHUNK_SAMPLES).map(|s| (s, (s + CHUNK_SAMPLES).min(len))).collect()
+}
+
+/// Logits of every sample of `batch`.
+pub(crate) fn predict(schema: &Schema, mlp: &Mlp, rows: &[Gathered], batch: &Batch) -> Vec<f32> {
+    let parts: Vec<Vec<f32>> = chunks(batch.len)
+        .into_par_iter()
+        .map(|(s, e)| mlp.predict(pooled_inputs(schema, rows, batch, s, e).view()).to_vec())
+        .collect();
+    parts.concat()
+}
+
+/// Gradients of one training step.
+pub(crate) struct StepGrads {
+    /// Sum of the per-sample losses (before the update).
+    pub loss_sum: f64,
+    /// Mean gradient of the MLP parameters over the batch.
+    pub mlp: MlpGrads,
+    /// Per group, the gradient of the batch-mean loss for each distinct row (`dim` each).
+    pub rows: Vec<Vec<f32>>,
+}
+
+/// Forward and backward of the mean sigmoid cross-entropy over `batch`.
+pub(crate) fn forward_backward(
+    schema: &Schema,
+    mlp: &Mlp,
+    rows: &[Gathered],
+    batch: &Batch,
+) -> StepGrads {
+    let parts: Vec<(f64, MlpGrads, Array2<f32>)> = chunks(batch.len)
+        .into_par_iter()
+        .map(|(s, e)| {
+            let x = pooled_inputs(schema, rows, batch, s, e);
+            let y = ArrayView1::from(&batch.labels[s..e]);
+            mlp.forward_backward(x.view(), y)
+        })
+        .collect();
+
+    let mut loss_sum = 0.0;
+    let mut grads = MlpGrads::zeros_like(mlp);
+    for (loss, g, _) in &parts {
+        loss_sum += loss;
+        grads.add_assign(g);
+    }
+    let inv_n = 1.0 / batch.len.max(1) as f32;
+    grads.scale(inv_n);
+
+    let dx: Vec<&Array2<f32>> = parts.iter().map(|(_, _, dx)| dx).collect();
+    let mut offsets = Vec::with_capacity(schema.groups.len());
+    let mut at = 0;
+    for group in &schema.groups {
+        offsets.push(at);
+        at += group.dim;
+    }
+    let row_grads = (0..schema.groups.len())
+        .into_par_iter()
+        .map(|g| row_gradients(schema, g, offsets[g], &rows[g], batch, &dx, inv_n))
+        .collect();
+    StepGrads { loss_sum, mlp: grads, rows: row_grads }
+}
+
+/// Scatters d(loss)/d(pooled vector of group g) back to the distinct rows, in sample order.
+fn row_gradients(
+    schema: &Schema,
+    g: usize,
+    column: usize,
+    rows: &Gathered,
+    batch: &Batch,
+    dx: &[&Array2<f32>],
+    inv_n: f32,
+) -> Vec<f32> {
+    let group = &schema.groups[g];
+    let dim = group.dim;
+    let mut out = vec![0f32; rows.ids.len() * dim];
+    let ids = &batch.groups[g];
+    for i in 0..batch.len {
+        let (a, b) = (ids.offsets[i] as usize, ids.offsets[i + 1] as usize);
+        if a == b {
+            continue;
+        }
+        let mut scale = inv_n;
+        if group.pooling == Pooling::Mean {
+            scale /= (b - a) as f32;
+        }
+        let sample = dx[i / CHUNK_SAMPLES].index_axis(Axis(0), i % CHUNK_SAMPLES);
+        let d = &sample.as_slice().expect("should be a standard-layout row")[column..column + dim];
+        for k in a..b {
+            let row = rows.local[k] as usize * dim;
+            for (o, v) in out[row..row + dim].iter_mut().zip(d) {
+                *o += v * scale;
+            }
+        }
+    }
+    out
+}
+
+/// Applies the sparse optimizer to the distinct rows of one group, in place.
+pub(crate) fn apply_sparse(opt: SparseOptimizer, dim: usize, rows: &mut Gathered, grads: &[f32]) {
+    let floats = rows.floats;
+    for (r, g) in grads.chunks_exact(dim).enumerate() {
+        let values = &mut rows.values[r * floats..(r + 1) * floats];
+        match opt.kind {
+            OptimizerKind::Sgd => {
+                for (w, gk) in values[..dim].iter_mut().zip(g) {
+                    *w -= opt.lr * gk;
+                }
+            }
+            OptimizerKind::Adagrad => {
+                let mean_sq = g.iter().map(|v| v * v).sum::<f32>() / dim as f32;
+                values[dim] += mean_sq;
+                let step = opt.lr / (values[dim].sqrt() + opt.eps);
+                for (w, gk) in values[..dim].iter_mut().zip(g) {
+                    *w -= step * gk;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::GroupIds;
+
+    fn tiny_schema(pooling: &str) -> Schema {
+        Schema::from_toml_str(&format!(
+            "[mlp]\nhidden=[4]\n[[groups]]\nname='a'\nfields=['C1','C2']\ndim=3\npooling='{pooling}'\n\
+             [[groups]]\nname='b'\nfields=['C3']\ndim=2\n"
+        ))
+        .expect("valid schema")
+    }
+
+    fn tiny_batch() -> (Batch, Vec<Gathered>) {
+        let batch = Batch {
+            len: 3,
+            labels: vec![1.0, 0.0, 1.0],
+            dense: (0..39).map(|k| (k % 5) as f32 * 0.1).collect(),
+            groups: vec![
+                GroupIds { offsets: vec![0, 2, 3, 3], ids: vec![7, 8, 7] },
+                GroupIds { offsets: vec![0, 1, 2, 3], ids: vec![1, 1, 2] },
+            ],
+        };
+        let gathered = vec![
+            Gathered {
+                floats: 4,
+                ids: vec![7, 8],
+                values: vec![0.1, -0.2, 0.3, 0.0, 0.05, 0.4, -0.1, 0.0],
+                local: vec![0, 1, 0],
+                occurrences: vec![2, 1],
+            },
+            Gathered {
+                floats: 3,
+                ids: vec![1, 2],
+                values: vec![0.2, 0.1, 0.0, -0.3, 0.25, 0.0],
+                local: vec![0, 0, 1],
+                occurrences: vec![2, 1],
+            },
+        ];
+        (batch, gathered)
+    }
+
+    fn mean_loss(schema: &Schema, mlp: &Mlp, rows: &[Gathered], batch: &Batch) -> f64 {
+        let logits = predict(schema, mlp, rows, batch);
+        logits.iter().zip(&batch.labels).map(|(&z, &y)| mlp::logit_loss(z, y)).sum::<f64>()
+            / batch.len as f64
+    }
+
+    /// Finite differences through pooling and the MLP into every embedding weight.
+    #[test]
+    fn row_gradients_match_finite_differences() {
+        for pooling in ["sum", "mean"] {
+            let schema = tiny_schema(pooling);
+            let mlp = Mlp::new(schema.mlp_input_width(), &schema.mlp.hidden, 5);
+            let (batch, mut rows) = tiny_batch();
+            let grads = forward_backward(&schema, &mlp, &rows, &batch);
+            for g in 0..2 {
+                let dim = schema.groups[g].dim;
+                for r in 0..rows[g].ids.len() {
+                    for k in 0..dim {
+                        let at = r * rows[g].floats + k;
+                        let eps = 1e-3f32;
+                        let orig = rows[g].values[at];
+                        rows[g].values[at] = orig + eps;
+                        let up = mean_loss(&schema, &mlp, &rows, &batch);
+                        rows[g].values[at] = orig - eps;
+                        let down = mean_loss(&schema, &mlp, &rows, &batch);
+                        rows[g].values[at] = orig;
+                        let numeric = (up - down) / (2.0 * f64::from(eps));
+                        let analytic = f64::from(grads.rows[g][r * dim + k]);
+                        assert!(
+                            (numeric - analytic).abs() <= 2e-4 + 1e-2 * numeric.abs(),
+                            "{pooling} group {g} row {r} k {k}: {numeric} vs {analytic}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn row_wise_adagrad_matches_the_formula() {
+        let opt = SparseOptimizer { kind: OptimizerKind::Adagrad, lr: 0.5, eps: 1e-8 };
+        let mut rows = Gathered { floats: 3, values: vec![1.0, 2.0, 0.0], ..Gathered::default() };
+        apply_sparse(opt, 2, &mut rows, &[0.3, 0.4]);
+        let acc = (0.09f32 + 0.16) / 2.0;
+        assert_eq!(rows.values[2], acc);
+        let step = 0.5 / (acc.sqrt() + 1e-8);
+        assert_eq!(rows.values[..2], [1.0 - step * 0.3, 2.0 - step * 0.4]);
+    }
+
+    #[test]
+    fn empty_group_pools_to_zero_without_nan() {
+        let schema = tiny_schema("mean");
+        let (batch, rows) = tiny_batch();
+        let x = pooled_inputs(&schema, &rows, &batch, 2, 3);
+        assert_eq!(x.row(0).to_vec()[..3], [0.0, 0.0, 0.0], "sample 2 has no id in group a");
+        assert!(x.iter().all(|v| v.is_finite()));
+    }
+}

@@ -1,0 +1,101 @@
+//! Shared helpers of the integration tests: the `gwen` binary, data files, small batches.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use gwen::input::criteo::{CriteoReader, Record};
+use gwen::{Batch, Schema};
+
+/// The `gwen` binary built next to this test executable (same cargo profile).
+///
+/// # Panics
+///
+/// When the binary has not been built (`cargo test --workspace` builds it).
+pub fn gwen_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target profile directory");
+    let bin = dir.join(format!("gwen{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} missing: run `cargo test --workspace` to build it", bin.display());
+    bin
+}
+
+/// Runs `gwen` with `args`, returning its output.
+pub fn gwen(args: &[&str]) -> Output {
+    Command::new(gwen_bin()).args(args).env("RUST_LOG", "warn").output().expect("run gwen")
+}
+
+/// Runs `gwen` and returns stdout, failing the test with stderr when it exits non-zero.
+pub fn gwen_ok(args: &[&str]) -> String {
+    let out = gwen(args);
+    assert!(
+        out.status.success(),
+        "gwen {args:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+/// The folder of real public CTR samples (`../shared/data` beside the repository), or the
+/// `GWEN_SHARED_DATA` environment variable.
+pub fn shared_data() -> PathBuf {
+    if let Some(dir) = std::env::var_os("GWEN_SHARED_DATA") {
+        return PathBuf::from(dir);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
+}
+
+/// Writes `lines` synthetic Criteo lines into `dir` and returns the path.
+pub fn synthetic_file(dir: &Path, lines: u64, seed: u64) -> PathBuf {
+    let path = dir.join(format!("synthetic-{lines}-{seed}.tsv"));
+    let options = gwen::input::synth::SynthOptions { lines, seed, ..Default::default() };
+    gwen::input::synth::write_synthetic(&path, &options).expect("write synthetic data");
+    path
+}
+
+/// Reads a whole Criteo file into batches of `batch` samples under `schema`.
+pub fn read_batches(path: &Path, schema: &Schema, batch: usize) -> Vec<Batch> {
+    let mut reader = CriteoReader::open(path, schema.hash_seed, false).expect("open data");
+    let groups = schema.column_groups();
+    let mut records: Vec<Record> = Vec::new();
+    let mut out = Vec::new();
+    while reader.read_batch(batch, &mut records).expect("parse data") > 0 {
+        out.push(Batch::from_records(schema, &groups, &records));
+    }
+    out
+}
+
+/// A small schema for fast tests: 4 groups over some Criteo fields, dim 8, small MLP.
+pub fn small_schema() -> Schema {
+    Schema::from_toml_str(
+        r#"
+        seed = 7
+        [mlp]
+        hidden = [32, 16]
+        [[groups]]
+        name = "a"
+        fields = ["C1", "C2", "C3", "C4", "C5"]
+        dim = 8
+        [[groups]]
+        name = "b"
+        fields = ["C6", "C7", "C8", "C9", "C10", "C11"]
+        dim = 8
+        pooling = "mean"
+        [[groups]]
+        name = "c"
+        fields = ["C12", "C13", "C14", "C15", "C16", "C17", "C18"]
+        dim = 4
+        optimizer = { kind = "sgd", lr = 0.1 }
+        [[groups]]
+        name = "d"
+        fields = ["C19", "C20", "C21", "C22", "C23", "C24", "C25", "C26"]
+        dim = 8
+        "#,
+    )
+    .expect("valid test schema")
+}
+
+/// Predictions of every batch, concatenated.
+pub fn predict_all(engine: &mut gwen::Engine, batches: &[Batch]) -> Vec<f32> {
+    batches.iter().flat_map(|b| engine.predict(b).expect("predict")).collect()
+}

@@ -1,0 +1,34 @@
+//! After training past a checkpoint with a cache so small that rows were already written back
+//! to the store, closing without a checkpoint (as a crash would) and reopening gives exactly
+//! the model of the last checkpoint, never a mix of two steps.
+
+use gwen::{Engine, EngineOptions};
+use gwen_tests::{predict_all, read_batches, small_schema, synthetic_file};
+
+#[test]
+fn reopen_after_unfinished_training_restores_the_last_checkpoint() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = synthetic_file(dir.path(), 6000, 21);
+    let schema = small_schema();
+    let batches = read_batches(&data, &schema, 200);
+    let db = dir.path().join("db");
+    let options = EngineOptions { cache_bytes: 64 << 10, threads: 1, ..EngineOptions::default() };
+
+    let mut engine = Engine::create(&db, &schema, options.clone()).expect("create");
+    for batch in &batches[..10] {
+        engine.train_step(batch).expect("train");
+    }
+    assert_eq!(engine.checkpoint().expect("checkpoint"), 10);
+    let at_checkpoint = predict_all(&mut engine, &batches[25..]);
+    for batch in &batches[10..25] {
+        engine.train_step(batch).expect("train");
+    }
+    assert!(engine.stats().rows_written > 0, "rows newer than the checkpoint reached the store");
+    let later = predict_all(&mut engine, &batches[25..]);
+    assert_ne!(at_checkpoint, later);
+    drop(engine);
+
+    let mut engine = Engine::open(&db, options).expect("reopen");
+    assert_eq!(engine.step(), 10);
+    assert_eq!(at_checkpoint, predict_all(&mut engine, &batches[25..]));
+}
