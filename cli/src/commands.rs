@@ -371,6 +371,10 @@ fn print_cache_report(stats: &StatsSnapshot, (rows, bytes): (usize, usize)) {
     );
     println!(
         "store: {} rows read ({} bytes), {} rows written ({} bytes), {} rows created",
-        stats.rows_read, stats.bytes_read, stats.rows_written, stats.bytes_written, stats.rows_created
+        stats.rows_read,
+        stats.bytes_read,
+        stats.rows_written,
+        stats.bytes_written,
+        stats.rows_created
     );
 }

@@ -38,7 +38,11 @@ pub struct Batch {
 impl Batch {
     /// Builds a batch from parsed Criteo records, routing each categorical column to its
     /// group as the schema says. Labels are taken when every record has one.
-    pub fn from_records(schema: &Schema, column_groups: &[Option<usize>], records: &[Record]) -> Self {
+    pub fn from_records(
+        schema: &Schema,
+        column_groups: &[Option<usize>],
+        records: &[Record],
+    ) -> Self {
         let mut groups = vec![GroupIds { offsets: vec![0], ids: Vec::new() }; schema.groups.len()];
         let mut dense = Vec::with_capacity(records.len() * schema.dense_width());
         let mut labels = Vec::with_capacity(records.len());
@@ -72,7 +76,11 @@ impl Batch {
     pub fn validate(&self, schema: &Schema, need_labels: bool) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidArgument(m));
         if self.groups.len() != schema.groups.len() {
-            return bad(format!("batch has {} groups, schema {}", self.groups.len(), schema.groups.len()));
+            return bad(format!(
+                "batch has {} groups, schema {}",
+                self.groups.len(),
+                schema.groups.len()
+            ));
         }
         if self.dense.len() != self.len * schema.dense_width() {
             return bad(format!(
@@ -83,13 +91,17 @@ impl Batch {
             ));
         }
         if let Some(i) = self.dense.iter().position(|v| !v.is_finite()) {
-            return bad(format!("dense value {} of sample {} is not finite", i % schema.dense_width(), i / schema.dense_width()));
+            return bad(format!(
+                "dense value {} of sample {} is not finite",
+                i % schema.dense_width(),
+                i / schema.dense_width()
+            ));
         }
         if need_labels && self.labels.len() != self.len {
             return bad(format!("batch of {} samples has {} labels", self.len, self.labels.len()));
         }
         if let Some(i) = self.labels.iter().position(|&y| y != 0.0 && y != 1.0) {
-            return bad(format!("label of sample {i} is {}, expected 0 or 1", self.labels[i]));
+            return bad(format!("labels must be 0 or 1; sample {i} has {}", self.labels[i]));
         }
         for (g, group) in self.groups.iter().enumerate() {
             let name = &schema.groups[g].name;

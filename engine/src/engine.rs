@@ -208,7 +208,11 @@ impl Engine {
 
     /// Opens the live store for writing, first restoring the newest checkpoint when the store
     /// was left with writes newer than it (a crash, or a close without checkpoint).
-    fn open_live(dir: &Path, checkpoints: &[(u64, PathBuf)], rocks: &RocksOptions) -> Result<RocksStore> {
+    fn open_live(
+        dir: &Path,
+        checkpoints: &[(u64, PathBuf)],
+        rocks: &RocksOptions,
+    ) -> Result<RocksStore> {
         let live = layout::store_dir(dir);
         if live.is_dir() {
             let store = RocksStore::open(&live, rocks, OpenMode::ReadWrite)?;
@@ -437,7 +441,10 @@ impl Engine {
             }
         }
         let miss_count: usize = misses.iter().map(Vec::len).sum();
-        bump(&self.stats.cache_hits, (rows.iter().map(|r| r.ids.len()).sum::<usize>() - miss_count) as u64);
+        bump(
+            &self.stats.cache_hits,
+            (rows.iter().map(|r| r.ids.len()).sum::<usize>() - miss_count) as u64,
+        );
         bump(&self.stats.cache_misses, miss_count as u64);
 
         let found = match self.read_misses(&mut rows, &misses) {
@@ -488,7 +495,8 @@ impl Engine {
             .enumerate()
             .map(|(g, group)| {
                 index.clear();
-                let floats = self.schema.groups[g].dim + self.schema.group_optimizer(g).kind.state_len();
+                let floats =
+                    self.schema.groups[g].dim + self.schema.group_optimizer(g).kind.state_len();
                 let mut r = Gathered { floats, ..Gathered::default() };
                 r.local.reserve(group.ids.len());
                 for &id in &group.ids {
@@ -611,7 +619,8 @@ impl Engine {
     }
 
     fn load_dense(&mut self) -> Result<()> {
-        let corrupt = |reason: String| Error::Corruption { what: "dense parameters".into(), reason };
+        let corrupt =
+            |reason: String| Error::Corruption { what: "dense parameters".into(), reason };
         let bytes = self.store.meta(store::META_DENSE)?.ok_or_else(|| corrupt("missing".into()))?;
         let step = self.store.meta(store::META_STEP)?.ok_or_else(|| corrupt("no step".into()))?;
         let mut reader = LeReader { bytes: &bytes, at: 0 };

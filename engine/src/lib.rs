@@ -59,7 +59,9 @@ pub use engine::{Engine, EngineOptions, StepReport};
 pub use error::{Error, Result};
 pub use hash::{feature_id, field_seed, hash_feature, EmbeddingId};
 pub use metrics::{auc, EvalSummary, Evaluation};
-pub use schema::{Group, InputSettings, MlpSettings, OptimizerKind, Pooling, Schema, SparseOptimizer};
+pub use schema::{
+    Group, InputSettings, MlpSettings, OptimizerKind, Pooling, Schema, SparseOptimizer,
+};
 pub use stats::StatsSnapshot;
 pub use store::RocksOptions;
 pub use train::mlp::{logit_loss, sigmoid};

@@ -219,18 +219,13 @@ mod tests {
             let n = 50 + trial * 7;
             // Few distinct score values so many ties are exercised.
             let levels = if trial % 2 == 0 { 8 } else { 1000 };
-            let scores: Vec<f64> = (0..n)
-                .map(|_| (next(&mut state) % levels) as f64 / levels as f64)
-                .collect();
-            let labels: Vec<f32> = (0..n)
-                .map(|_| (next(&mut state) % 3 == 0) as u8 as f32)
-                .collect();
+            let scores: Vec<f64> =
+                (0..n).map(|_| (next(&mut state) % levels) as f64 / levels as f64).collect();
+            let labels: Vec<f32> =
+                (0..n).map(|_| (next(&mut state) % 3 == 0) as u8 as f32).collect();
             let fast = auc(&scores, &labels);
             let slow = brute_force_auc(&scores, &labels);
-            assert!(
-                (fast - slow).abs() < 1e-12,
-                "trial {trial}: {fast} vs {slow}"
-            );
+            assert!((fast - slow).abs() < 1e-12, "trial {trial}: {fast} vs {slow}");
         }
     }
 

@@ -275,7 +275,10 @@ impl Schema {
     fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Schema(m));
         if self.input.format != "criteo" {
-            return bad(format!("input.format {:?}: only \"criteo\" is supported", self.input.format));
+            return bad(format!(
+                "input.format {:?}: only \"criteo\" is supported",
+                self.input.format
+            ));
         }
         if self.groups.is_empty() {
             return bad("no [[groups]]".into());
@@ -306,7 +309,8 @@ impl Schema {
     /// Compares the structural parts with `stored`; `None` when compatible, else the first
     /// difference in words (`group C1: dim 16 stored, 8 given`).
     pub fn difference_from(&self, stored: &Schema) -> Option<String> {
-        let differ = |what: &str, s: String, g: String| Some(format!("{what}: {s} stored, {g} given"));
+        let differ =
+            |what: &str, s: String, g: String| Some(format!("{what}: {s} stored, {g} given"));
         if stored.seed != self.seed {
             return differ("seed", stored.seed.to_string(), self.seed.to_string());
         }
@@ -314,7 +318,11 @@ impl Schema {
             return differ("hash_seed", stored.hash_seed.to_string(), self.hash_seed.to_string());
         }
         if stored.init_range != self.init_range {
-            return differ("init_range", stored.init_range.to_string(), self.init_range.to_string());
+            return differ(
+                "init_range",
+                stored.init_range.to_string(),
+                self.init_range.to_string(),
+            );
         }
         if stored.input.format != self.input.format {
             return differ("input.format", stored.input.format.clone(), self.input.format.clone());
@@ -330,13 +338,21 @@ impl Schema {
         for (g, (s, n)) in stored.groups.iter().zip(&self.groups).enumerate() {
             let what = format!("group {}", s.name);
             if s.fields != n.fields {
-                return differ(&format!("{what} fields"), format!("{:?}", s.fields), format!("{:?}", n.fields));
+                return differ(
+                    &format!("{what} fields"),
+                    format!("{:?}", s.fields),
+                    format!("{:?}", n.fields),
+                );
             }
             if s.dim != n.dim {
                 return differ(&format!("{what} dim"), s.dim.to_string(), n.dim.to_string());
             }
             if s.pooling != n.pooling {
-                return differ(&format!("{what} pooling"), format!("{:?}", s.pooling), format!("{:?}", n.pooling));
+                return differ(
+                    &format!("{what} pooling"),
+                    format!("{:?}", s.pooling),
+                    format!("{:?}", n.pooling),
+                );
             }
             let (so, no) = (stored.group_optimizer(g).kind, self.group_optimizer(g).kind);
             if so != no {
@@ -413,7 +429,10 @@ mod tests {
         let cases = [
             ("[[groups]]\nname='a'\nfields=['C1']\ndim=0", "dim 0"),
             ("[[groups]]\nname='a'\nfields=['C99']", "C99"),
-            ("[[groups]]\nname='a'\nfields=['C1']\n[[groups]]\nname='b'\nfields=['C1']", "two groups"),
+            (
+                "[[groups]]\nname='a'\nfields=['C1']\n[[groups]]\nname='b'\nfields=['C1']",
+                "two groups",
+            ),
             ("[[groups]]\nname='a'\nfields=['C1']\nbogus=1", "bogus"),
             ("groups = []", "no [[groups]]"),
             ("[[groups]]\nname='a b'\nfields=['C1']", "names are"),

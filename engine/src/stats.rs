@@ -18,6 +18,7 @@ pub struct Stats {
     pub(crate) store_wait_ns: AtomicU64,
 }
 
+/// Adds `n` to `counter`.
 pub(crate) fn bump(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }

@@ -48,7 +48,8 @@ fn commands_on_a_missing_database_fail_cleanly() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = synthetic_file(dir.path(), 10, 1);
     let missing = dir.path().join("nope");
-    let args = ["eval", "--db", missing.to_str().expect("utf-8"), "--data", data.to_str().expect("utf-8")];
+    let args =
+        ["eval", "--db", missing.to_str().expect("utf-8"), "--data", data.to_str().expect("utf-8")];
     let out = gwen(&args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));

@@ -20,7 +20,16 @@ fn criteo_sample_holdout_auc_is_at_least_0_70() {
     let (db, data) = (db.to_str().expect("utf-8"), data.to_str().expect("utf-8"));
 
     let train = [
-        "train", "--db", db, "--data", data, "--max-lines", "9000", "--batch", "256", "--threads",
+        "train",
+        "--db",
+        db,
+        "--data",
+        data,
+        "--max-lines",
+        "9000",
+        "--batch",
+        "256",
+        "--threads",
         "2",
     ];
     let out = gwen_ok(&train);
@@ -47,10 +56,25 @@ fn criteo_sample_holdout_auc_is_at_least_0_70() {
     // Training again with another schema on the same database is refused, naming the change.
     let schema = dir.path().join("dim8.toml");
     let groups: String = (1..=26)
-        .map(|k| format!("[[groups]]\nname = \"C{k}\"\nfields = [\"C{k}\"]\ndim = {}\n", if k == 3 { 8 } else { 16 }))
+        .map(|k| {
+            format!(
+                "[[groups]]\nname = \"C{k}\"\nfields = [\"C{k}\"]\ndim = {}\n",
+                if k == 3 { 8 } else { 16 }
+            )
+        })
         .collect();
     std::fs::write(&schema, groups).expect("write schema");
-    let out = gwen(&["train", "--db", db, "--data", data, "--max-lines", "10", "--schema", schema.to_str().expect("utf-8")]);
+    let out = gwen(&[
+        "train",
+        "--db",
+        db,
+        "--data",
+        data,
+        "--max-lines",
+        "10",
+        "--schema",
+        schema.to_str().expect("utf-8"),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("group C3 dim: 16 stored, 8 given"), "{stderr}");

@@ -42,13 +42,14 @@ fn malformed_batches_are_refused_and_change_nothing() {
         groups: vec![group.clone(), group.clone(), group.clone(), group.clone()],
     };
     let before = engine.predict(&good).expect("predict");
-    let mut cases = Vec::new();
-    cases.push(("labels", Batch { labels: vec![2.0], ..good.clone() }));
-    cases.push(("not finite", Batch { dense: vec![f32::NAN; 13], ..good.clone() }));
-    cases.push(("dense values", Batch { dense: vec![0.0; 12], ..good.clone() }));
-    cases.push(("groups", Batch { groups: vec![group.clone()], ..good.clone() }));
     let bad_offsets = GroupIds { offsets: vec![0, 5], ids: vec![9] };
-    cases.push(("offsets", Batch { groups: vec![bad_offsets; 4], ..good.clone() }));
+    let cases = vec![
+        ("labels", Batch { labels: vec![2.0], ..good.clone() }),
+        ("not finite", Batch { dense: vec![f32::NAN; 13], ..good.clone() }),
+        ("dense values", Batch { dense: vec![0.0; 12], ..good.clone() }),
+        ("groups", Batch { groups: vec![group.clone()], ..good.clone() }),
+        ("offsets", Batch { groups: vec![bad_offsets; 4], ..good.clone() }),
+    ];
     for (needle, batch) in cases {
         let err = engine.train_step(&batch).expect_err(needle).to_string();
         assert!(err.contains(needle), "{err} should mention {needle}");

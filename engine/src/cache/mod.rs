@@ -112,6 +112,7 @@ impl LruCache {
     }
 
     /// The budget in bytes.
+    #[cfg(test)]
     pub fn budget_bytes(&self) -> usize {
         self.budget_bytes
     }
@@ -122,6 +123,7 @@ impl LruCache {
     }
 
     /// True when no row is cached.
+    #[expect(dead_code, reason = "not used by the engine yet")]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -135,6 +137,7 @@ impl LruCache {
     }
 
     /// True when the row is cached (does not change recency).
+    #[cfg(test)]
     pub fn contains(&self, group: usize, id: EmbeddingId) -> bool {
         self.maps[group].contains_key(&id)
     }
@@ -163,7 +166,8 @@ impl LruCache {
         };
         let start = slot as usize * slab.floats;
         slab.data[start..start + slab.floats].copy_from_slice(values);
-        let node = Node { id, group: group as u32, slot, prev: NIL, next: NIL, pins: 0, dirty, header };
+        let node =
+            Node { id, group: group as u32, slot, prev: NIL, next: NIL, pins: 0, dirty, header };
         let index = match self.free_nodes.pop() {
             Some(i) => {
                 self.nodes[i as usize] = node;

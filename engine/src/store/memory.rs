@@ -22,6 +22,7 @@ impl MemoryStore {
     }
 
     /// Number of rows stored in `group`.
+    #[expect(dead_code, reason = "not used by the engine yet")]
     pub fn row_count(&self, group: usize) -> usize {
         self.tables.lock().map(|t| t.0[group].len()).unwrap_or(0)
     }
@@ -39,9 +40,10 @@ impl Store for MemoryStore {
         found: &mut dyn FnMut(usize, &[u8]) -> Result<()>,
     ) -> Result<()> {
         let tables = self.lock()?;
-        let table = tables.0.get(group).ok_or_else(|| {
-            Error::InvalidArgument(format!("group index {group} out of range"))
-        })?;
+        let table = tables
+            .0
+            .get(group)
+            .ok_or_else(|| Error::InvalidArgument(format!("group index {group} out of range")))?;
         for (i, id) in ids.iter().enumerate() {
             if let Some(bytes) = table.get(id) {
                 found(i, bytes)?;

@@ -11,8 +11,8 @@ mod rocks;
 use std::ops::Range;
 
 pub use memory::MemoryStore;
-pub use rocks::{RocksOptions, RocksStore};
 pub(crate) use rocks::OpenMode;
+pub use rocks::{RocksOptions, RocksStore};
 
 use crate::error::Result;
 use crate::hash::EmbeddingId;

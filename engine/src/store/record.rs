@@ -59,10 +59,8 @@ pub fn decode_row(
     group: &str,
     id: EmbeddingId,
 ) -> Result<RowHeader> {
-    let corrupt = |reason: String| Error::Corruption {
-        what: format!("group {group} id {id:#018x}"),
-        reason,
-    };
+    let corrupt =
+        |reason: String| Error::Corruption { what: format!("group {group} id {id:#018x}"), reason };
     if bytes.len() != record_len(values.len()) {
         return Err(corrupt(format!(
             "row is {} bytes, expected {}",
@@ -71,7 +69,10 @@ pub fn decode_row(
         )));
     }
     if bytes[0] != ROW_FORMAT_VERSION {
-        return Err(corrupt(format!("row format version {}, expected {ROW_FORMAT_VERSION}", bytes[0])));
+        return Err(corrupt(format!(
+            "row format version {}, expected {ROW_FORMAT_VERSION}",
+            bytes[0]
+        )));
     }
     if bytes[1] != optimizer_tag {
         return Err(corrupt(format!("optimizer tag {}, expected {optimizer_tag}", bytes[1])));
@@ -88,7 +89,14 @@ pub fn decode_row(
 
 /// Deterministic initial weights of a row: uniform in `[-range, range]`, a pure function of
 /// (seed, group index, id), so a run does not depend on cache order. State starts at zero.
-pub fn init_row(seed: u64, group: usize, id: EmbeddingId, range: f32, values: &mut [f32], dim: usize) {
+pub fn init_row(
+    seed: u64,
+    group: usize,
+    id: EmbeddingId,
+    range: f32,
+    values: &mut [f32],
+    dim: usize,
+) {
     let mut state = seed ^ (group as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ id.rotate_left(17);
     for v in values[..dim].iter_mut() {
         let bits = splitmix64(&mut state);

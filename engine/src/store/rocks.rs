@@ -57,7 +57,7 @@ impl std::fmt::Debug for RocksStore {
     }
 }
 
-fn cf_options(options: &RocksOptions, cache: &Cache) -> Options {
+fn cf_options(cache: &Cache) -> Options {
     let mut table = BlockBasedOptions::default();
     // NOTE: point lookups dominate; a bloom filter lets a miss for a never-trained id skip
     // the SST read entirely. Rows are random floats, so compression would cost CPU for
@@ -99,7 +99,7 @@ impl RocksStore {
         };
         let descriptors = names
             .iter()
-            .map(|n| ColumnFamilyDescriptor::new(n, cf_options(options, &cache)))
+            .map(|n| ColumnFamilyDescriptor::new(n, cf_options(&cache)))
             .collect::<Vec<_>>();
         let db = if mode == OpenMode::ReadOnly {
             DB::open_cf_descriptors_read_only(&db_opts, path, descriptors, false)
@@ -136,11 +136,13 @@ impl RocksStore {
     }
 
     /// The directory of the store.
+    #[expect(dead_code, reason = "not used by the engine yet")]
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// RocksDB's estimate of the number of rows in `group`.
+    #[expect(dead_code, reason = "not used by the engine yet")]
     pub fn estimated_rows(&self, group: usize) -> Result<u64> {
         let cf = self.group_cf(group)?;
         let n = self

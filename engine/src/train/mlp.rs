@@ -95,11 +95,7 @@ impl Mlp {
             .windows(2)
             .map(|pair| {
                 let (fan_in, fan_out) = (pair[0], pair[1]);
-                let bound = if fan_in == 0 {
-                    0.0
-                } else {
-                    1.0 / (fan_in as f32).sqrt()
-                };
+                let bound = if fan_in == 0 { 0.0 } else { 1.0 / (fan_in as f32).sqrt() };
                 let w = Array2::from_shape_simple_fn((fan_in, fan_out), || rng.uniform(bound));
                 let b = Array1::from_shape_simple_fn(fan_out, || rng.uniform(bound));
                 Layer { w, b }
@@ -114,6 +110,7 @@ impl Mlp {
     }
 
     /// Sizes of every layer boundary: `[input, h1, ..., 1]`.
+    #[cfg(test)]
     pub fn layer_sizes(&self) -> Vec<usize> {
         let mut sizes = vec![self.input_width()];
         sizes.extend(self.layers.iter().map(|l| l.w.ncols()));
@@ -195,11 +192,7 @@ impl Mlp {
         y: ArrayView1<f32>,
     ) -> (f64, MlpGrads, Array2<f32>) {
         self.check_width(x);
-        assert_eq!(
-            y.len(),
-            x.nrows(),
-            "label count must match the number of input rows"
-        );
+        assert_eq!(y.len(), x.nrows(), "label count must match the number of input rows");
         let last = self.layers.len() - 1;
 
         // Post-ReLU outputs of the hidden layers; the ReLU mask is recovered from them
@@ -251,11 +244,7 @@ impl Mlp {
     }
 
     fn check_width(&self, x: ArrayView2<f32>) {
-        assert_eq!(
-            x.ncols(),
-            self.input_width(),
-            "MLP input has the wrong width for this network"
-        );
+        assert_eq!(x.ncols(), self.input_width(), "MLP input has the wrong width for this network");
     }
 }
 
@@ -280,10 +269,7 @@ impl MlpGrads {
         let layers = mlp
             .layers
             .iter()
-            .map(|l| Layer {
-                w: Array2::zeros(l.w.raw_dim()),
-                b: Array1::zeros(l.b.raw_dim()),
-            })
+            .map(|l| Layer { w: Array2::zeros(l.w.raw_dim()), b: Array1::zeros(l.b.raw_dim()) })
             .collect();
         MlpGrads { layers }
     }
@@ -294,11 +280,7 @@ impl MlpGrads {
     /// # Panics
     /// If the two gradients come from differently shaped networks.
     pub fn add_assign(&mut self, other: &MlpGrads) {
-        assert_eq!(
-            self.layers.len(),
-            other.layers.len(),
-            "gradient layer counts differ"
-        );
+        assert_eq!(self.layers.len(), other.layers.len(), "gradient layer counts differ");
         for (a, b) in self.layers.iter_mut().zip(&other.layers) {
             assert_eq!(a.w.dim(), b.w.dim(), "gradient weight shapes differ");
             assert_eq!(a.b.dim(), b.b.dim(), "gradient bias shapes differ");
@@ -316,6 +298,7 @@ impl MlpGrads {
     }
 
     /// Gradients flattened in the same order as [`Mlp::params`].
+    #[cfg(test)]
     pub fn to_flat(&self) -> Vec<f32> {
         let mut flat = Vec::new();
         for layer in &self.layers {
@@ -351,20 +334,17 @@ impl Adam {
     /// Fresh optimizer state (zero moments, `t = 0`) sized for `mlp`.
     pub fn new(mlp: &Mlp, lr: f32) -> Adam {
         let n = mlp.num_params();
-        Adam {
-            lr,
-            t: 0,
-            m: vec![0.0; n],
-            v: vec![0.0; n],
-        }
+        Adam { lr, t: 0, m: vec![0.0; n], v: vec![0.0; n] }
     }
 
     /// Current learning rate.
+    #[expect(dead_code, reason = "not used by the engine yet")]
     pub fn lr(&self) -> f32 {
         self.lr
     }
 
     /// Changes the learning rate (for schedules); moments are kept.
+    #[expect(dead_code, reason = "not used by the engine yet")]
     pub fn set_lr(&mut self, lr: f32) {
         self.lr = lr;
     }
@@ -375,16 +355,8 @@ impl Adam {
     /// # Panics
     /// If `mlp` or `grads` do not match the network this optimizer was created for.
     pub fn step(&mut self, mlp: &mut Mlp, grads: &MlpGrads) {
-        assert_eq!(
-            mlp.num_params(),
-            self.m.len(),
-            "Adam state does not match the network"
-        );
-        assert_eq!(
-            grads.num_params(),
-            self.m.len(),
-            "gradients do not match the network"
-        );
+        assert_eq!(mlp.num_params(), self.m.len(), "Adam state does not match the network");
+        assert_eq!(grads.num_params(), self.m.len(), "gradients do not match the network");
         self.t = self.t.saturating_add(1);
         // Corrections in f64 so they do not round to 0 for early steps; powi would need an i32
         // exponent, and past ~1e5 steps both corrections are exactly 1 anyway.
@@ -425,11 +397,7 @@ impl Adam {
     pub fn set_state(&mut self, t: u64, flat: &[f32]) -> Result<(), String> {
         let n = self.m.len();
         if flat.len() != 2 * n {
-            return Err(format!(
-                "Adam state vector has {} values, expected {}",
-                flat.len(),
-                2 * n
-            ));
+            return Err(format!("Adam state vector has {} values, expected {}", flat.len(), 2 * n));
         }
         let (m, v) = flat.split_at(n);
         self.m.copy_from_slice(m);
@@ -460,11 +428,7 @@ mod tests {
     }
 
     fn loss_sum(mlp: &Mlp, x: ArrayView2<f32>, y: ArrayView1<f32>) -> f64 {
-        mlp.predict(x)
-            .iter()
-            .zip(y.iter())
-            .map(|(&z, &t)| logit_loss(z, t))
-            .sum()
+        mlp.predict(x).iter().zip(y.iter()).map(|(&z, &t)| logit_loss(z, t)).sum()
     }
 
     fn close(analytic: f64, numeric: f64) -> bool {
@@ -501,18 +465,12 @@ mod tests {
             let minus = loss_sum(&probe, x.view(), y.view());
             let numeric = (plus - minus) / (2.0 * f64::from(eps));
             let a = f64::from(analytic[i]);
-            assert!(
-                close(a, numeric),
-                "param {i}: analytic {a} vs numeric {numeric}"
-            );
+            assert!(close(a, numeric), "param {i}: analytic {a} vs numeric {numeric}");
             if numeric.abs() > 1e-2 {
                 nonzero += 1;
             }
         }
-        assert!(
-            nonzero > base.len() / 2,
-            "too few informative gradients: {nonzero}"
-        );
+        assert!(nonzero > base.len() / 2, "too few informative gradients: {nonzero}");
 
         for r in 0..x.nrows() {
             for c in 0..x.ncols() {
@@ -525,10 +483,7 @@ mod tests {
                 let numeric = (loss_sum(&mlp, xp.view(), yr) - loss_sum(&mlp, xm.view(), yr))
                     / (2.0 * f64::from(eps));
                 let a = f64::from(dx[[r, c]]);
-                assert!(
-                    close(a, numeric),
-                    "dx[{r},{c}]: analytic {a} vs numeric {numeric}"
-                );
+                assert!(close(a, numeric), "dx[{r},{c}]: analytic {a} vs numeric {numeric}");
             }
         }
     }
@@ -577,11 +532,7 @@ mod tests {
         assert!(initial > 0.6, "initial loss {initial}");
         assert!(final_loss < 0.3, "loss went from {initial} to {final_loss}");
         let z = mlp.predict(x.view());
-        let correct = z
-            .iter()
-            .zip(y.iter())
-            .filter(|(&z, &t)| (z > 0.0) == (t > 0.5))
-            .count();
+        let correct = z.iter().zip(y.iter()).filter(|(&z, &t)| (z > 0.0) == (t > 0.5)).count();
         assert!(correct as f64 > 0.9 * n as f64, "accuracy {correct}/{n}");
     }
 
@@ -727,13 +678,9 @@ mod tests {
         assert_eq!(flat.len(), 2 * mlp.num_params());
 
         let mut restored_mlp = Mlp::new(5, &[4, 3], 123);
-        restored_mlp
-            .set_params(&mlp.params())
-            .expect("should accept matching length");
+        restored_mlp.set_params(&mlp.params()).expect("should accept matching length");
         let mut restored = Adam::new(&restored_mlp, 0.01);
-        restored
-            .set_state(t, &flat)
-            .expect("should accept matching length");
+        restored.set_state(t, &flat).expect("should accept matching length");
         assert_eq!(restored, adam);
 
         step(&mut mlp, &mut adam);

@@ -65,7 +65,8 @@ fn pooled_inputs(
             }
             at += dim;
         }
-        out[at..at + dense_width].copy_from_slice(&batch.dense[i * dense_width..(i + 1) * dense_width]);
+        out[at..at + dense_width]
+            .copy_from_slice(&batch.dense[i * dense_width..(i + 1) * dense_width]);
     }
     x
 }
@@ -105,7 +106,10 @@ pub(crate) fn forward_backward(
         .map(|(s, e)| {
             let x = pooled_inputs(schema, rows, batch, s, e);
             let y = ArrayView1::from(&batch.labels[s..e]);
-            mlp.forward_backward(x.view(), y)
+            let (loss, grads, dx) = mlp.forward_backward(x.view(), y);
+            // The matrix product may return `dx` column-major; `row_gradients` reads its rows
+            // as contiguous slices.
+            (loss, grads, dx.as_standard_layout().into_owned())
         })
         .collect();
 
@@ -197,8 +201,8 @@ mod tests {
 
     fn tiny_schema(pooling: &str) -> Schema {
         Schema::from_toml_str(&format!(
-            "[mlp]\nhidden=[4]\n[[groups]]\nname='a'\nfields=['C1','C2']\ndim=3\npooling='{pooling}'\n\
-             [[groups]]\nname='b'\nfields=['C3']\ndim=2\n"
+            "[mlp]\nhidden=[4]\n[[groups]]\nname='a'\nfields=['C1','C2']\ndim=3\n\
+             pooling='{pooling}'\n[[groups]]\nname='b'\nfields=['C3']\ndim=2\n"
         ))
         .expect("valid schema")
     }
