@@ -14,6 +14,9 @@ use crate::store::{self, MemoryStore, OpenMode, RocksOptions, RocksStore, Store,
 use crate::train::mlp::{self, Adam, Mlp};
 use crate::train::{self, Gathered};
 
+/// Complete checkpoints kept under `<db>/checkpoints/`.
+const KEEP_CHECKPOINTS: usize = 2;
+
 /// Options of an opened engine.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -169,11 +172,11 @@ impl Engine {
     }
 
     fn open_checked(dir: &Path, given: Option<&Schema>, options: EngineOptions) -> Result<Engine> {
-        let store_dir = layout::store_dir(dir);
-        let checkpoints = layout::list_checkpoints(dir)?;
         if !dir.is_dir() {
             return Err(Error::InvalidArgument(format!("no database at {}", dir.display())));
         }
+        let store_dir = layout::store_dir(dir);
+        let checkpoints = layout::list_checkpoints(dir)?;
         if !store_dir.is_dir() && checkpoints.is_empty() {
             return Err(Error::InvalidArgument(format!(
                 "{} is not a gwen database (no store/ inside)",
@@ -372,8 +375,16 @@ impl Engine {
         let rows = set.row_count();
         set.put_meta(store::META_DENSE, self.encode_dense());
         set.put_meta(store::META_STEP, self.step.to_le_bytes().to_vec());
-        set.put_meta(store::META_STATE, b"clean".to_vec());
         self.write(&set, true)?;
+        // IMPORTANT: rows written back with the WAL off since the last checkpoint must be on
+        // disk before the store may say `clean`; otherwise a crash in between would leave a
+        // store that claims to be complete and is not.
+        if self.state_dirty {
+            self.store.flush().inspect_err(|e| self.poisoned = Some(e.to_string()))?;
+        }
+        let mut clean = WriteSet::new();
+        clean.put_meta(store::META_STATE, b"clean".to_vec());
+        self.write(&clean, true)?;
         self.state_dirty = false;
         self.checkpoint_step = self.step;
         if let Some(dir) = self.dir.clone() {
@@ -398,11 +409,12 @@ impl Engine {
         layout::remove_if_exists(&target)?;
         std::fs::rename(&staging, &target).map_err(|e| Error::io("rename", &staging, e))?;
         layout::sync_dir(&root)?;
-        for (step, old) in layout::list_checkpoints(dir)? {
-            if step != self.step {
-                if let Err(e) = layout::remove_if_exists(&old) {
-                    log::warn!("could not remove old checkpoint {}: {e}", old.display());
-                }
+        // The newest two are kept, so a reader that just listed the checkpoints can still
+        // open the one it picked while the trainer takes the next.
+        let all = layout::list_checkpoints(dir)?;
+        for (_, old) in all.iter().take(all.len().saturating_sub(KEEP_CHECKPOINTS)) {
+            if let Err(e) = layout::remove_if_exists(old) {
+                log::warn!("could not remove old checkpoint {}: {e}", old.display());
             }
         }
         Ok(())

@@ -155,13 +155,16 @@ impl Default for InputSettings {
 /// A whole model schema, as read from TOML.
 ///
 /// ```
+/// # fn main() -> gwen::Result<()> {
 /// let schema = gwen::Schema::from_toml_str(r#"
 ///     [[groups]]
 ///     name = "ad"
 ///     fields = ["C1", "C2"]
-/// "#).unwrap();
+/// "#)?;
 /// assert_eq!(schema.groups[0].dim, 16);
 /// assert_eq!(schema.mlp.hidden, vec![200, 80]);
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -9,7 +9,7 @@ use crate::hash::EmbeddingId;
 
 type Tables = (Vec<BTreeMap<EmbeddingId, Vec<u8>>>, BTreeMap<String, Vec<u8>>);
 
-/// A [`Store`] held in RAM; every write also counts toward [`MemoryStore::writes`].
+/// A [`Store`] held in RAM.
 #[derive(Debug)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,
@@ -19,12 +19,6 @@ impl MemoryStore {
     /// An empty store with `groups` groups.
     pub fn new(groups: usize) -> Self {
         MemoryStore { tables: Mutex::new((vec![BTreeMap::new(); groups], BTreeMap::new())) }
-    }
-
-    /// Number of rows stored in `group`.
-    #[expect(dead_code, reason = "not used by the engine yet")]
-    pub fn row_count(&self, group: usize) -> usize {
-        self.tables.lock().map(|t| t.0[group].len()).unwrap_or(0)
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Tables>> {
@@ -54,6 +48,10 @@ impl Store for MemoryStore {
 
     fn write(&self, set: &WriteSet, _durable: bool) -> Result<()> {
         let mut tables = self.lock()?;
+        let groups = tables.0.len();
+        if let Some((group, _, _)) = set.rows().find(|(g, _, _)| *g >= groups) {
+            return Err(Error::InvalidArgument(format!("group index {group} out of range")));
+        }
         for (group, id, bytes) in set.rows() {
             tables.0[group].insert(id, bytes.to_vec());
         }

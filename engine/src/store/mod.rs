@@ -119,6 +119,15 @@ pub trait Store: Send + Sync {
     /// Store read failures.
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
 
+    /// Makes every write accepted so far durable, including those made without `durable`.
+    ///
+    /// # Errors
+    ///
+    /// Store flush failures.
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Writes a consistent point-in-time copy of the whole store to the new directory `dir`.
     ///
     /// # Errors

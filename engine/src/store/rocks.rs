@@ -223,6 +223,15 @@ impl Store for RocksStore {
         self.db.write_opt(batch, &opts).map_err(|source| self.error("write", source))
     }
 
+    fn flush(&self) -> Result<()> {
+        for g in 0..self.group_cfs.len() {
+            let cf = self.group_cf(g)?;
+            self.db.flush_cf(&cf).map_err(|source| self.error("flush", source))?;
+        }
+        let meta = self.meta_cf()?;
+        self.db.flush_cf(&meta).map_err(|source| self.error("flush", source))
+    }
+
     fn snapshot_to(&self, dir: &Path) -> Result<()> {
         // Hard links for SST files; memtables are flushed first, so writes made with the WAL
         // off are included.
