@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::logging;
 use crate::pipeline::{BatchStream, ReadSummary};
-use crate::DataArgs;
+use crate::{say, DataArgs};
 
 /// Options of the RAM tier and threads, shared by every command that opens a database.
 #[derive(Debug, Clone, Args)]
@@ -115,14 +115,25 @@ pub struct DemoArgs {
 
 /// `gwen train`.
 pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
-    let schema = match &args.schema {
-        Some(path) => Schema::from_path(path)?,
-        None => Schema::criteo_default(),
-    };
+    // Everything that can be checked is checked before the database is created or opened.
     anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
+    args.data.check()?;
+    let schema = match &args.schema {
+        Some(path) => Some(Schema::from_path(path)?),
+        None => None,
+    };
+    let probe_schema = schema.clone().unwrap_or_else(Schema::criteo_default);
+    drop(BatchStream::spawn(&args.data, &probe_schema, true)?);
     let options = args.engine.options(false);
-    let mut engine = Engine::open_or_create(&args.engine.db, &schema, options)
-        .with_context(|| format!("opening {}", args.engine.db.display()))?;
+    let db = &args.engine.db;
+    let is_new = std::fs::read_dir(db).map(|mut d| d.next().is_none()).unwrap_or(true);
+    let mut engine = match (&schema, is_new) {
+        (Some(schema), _) => Engine::open_or_create(db, schema, options),
+        (None, true) => Engine::create(db, &probe_schema, options),
+        // No --schema on an existing database: train with the schema stored there.
+        (None, false) => Engine::open(db, options),
+    }
+    .with_context(|| format!("opening {}", db.display()))?;
     log::info!(
         "training {} on {} for {} epoch(s), batch {}, cache {} MiB",
         args.engine.db.display(),
@@ -141,20 +152,26 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     }
     let step = engine.checkpoint().context("final checkpoint")?;
     report_skips(&total);
+    if total.samples == 0 {
+        log::warn!(
+            "no samples were trained: {} holds none in the selected range",
+            args.data.data.display()
+        );
+    }
     let elapsed = started.elapsed().as_secs_f64();
     let stats = engine.stats();
-    println!(
+    say!(
         "trained {} samples in {:.1}s ({:.0} samples/s); checkpoint at step {step}",
         total.samples,
         elapsed,
         total.samples as f64 / elapsed.max(1e-9)
-    );
-    print_cache_report(&stats, engine.cache_usage());
+    )?;
+    print_cache_report(&stats, engine.cache_usage())?;
     Ok(())
 }
 
 fn train_epoch(engine: &mut Engine, args: &TrainArgs, epoch: u32) -> anyhow::Result<ReadSummary> {
-    let mut stream = BatchStream::spawn(&args.data, engine.schema())?;
+    let mut stream = BatchStream::spawn(&args.data, engine.schema(), true)?;
     let bar = progress_bar(args.data.max_lines, &format!("epoch {epoch}"));
     let log_every = Duration::from_secs(args.log_every_s.max(1));
     let (mut last_log, mut window_loss, mut window_n) = (Instant::now(), 0.0, 0u64);
@@ -189,7 +206,7 @@ fn train_epoch(engine: &mut Engine, args: &TrainArgs, epoch: u32) -> anyhow::Res
     }
     bar.finish_and_clear();
     logging::set_progress(None);
-    let summary = stream.finish();
+    let summary = stream.finish()?;
     if window_n > 0 {
         log::info!(
             "epoch {epoch} done at step {}: {} samples, loss {:.4} over the last {} samples",
@@ -213,25 +230,21 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
             "mean_prediction": summary.mean_prediction,
             "observed_ctr": summary.observed_ctr,
         });
-        println!("{json}");
+        say!("{json}")?;
     } else {
-        print_eval(&summary);
+        print_eval(&summary)?;
     }
     Ok(())
 }
 
 fn evaluate(engine_args: &EngineArgs, data: &DataArgs) -> anyhow::Result<EvalSummary> {
+    data.check()?;
     let mut engine = open_read_only(engine_args)?;
-    let mut stream = BatchStream::spawn(data, engine.schema())?;
+    let mut stream = BatchStream::spawn(data, engine.schema(), true)?;
     let bar = progress_bar(data.max_lines, "eval");
     let mut evaluation = Evaluation::new();
     for batch in stream.by_ref() {
         let batch = batch?;
-        anyhow::ensure!(
-            batch.labels.len() == batch.len,
-            "{}: eval needs labeled lines (40 columns)",
-            data.data.display()
-        );
         for (z, y) in engine.predict_logits(&batch)?.into_iter().zip(&batch.labels) {
             evaluation.push(z, *y);
         }
@@ -239,25 +252,37 @@ fn evaluate(engine_args: &EngineArgs, data: &DataArgs) -> anyhow::Result<EvalSum
     }
     bar.finish_and_clear();
     logging::set_progress(None);
-    report_skips(&stream.finish());
+    report_skips(&stream.finish()?);
     if evaluation.is_empty() {
         bail!("{}: no samples to evaluate", data.data.display());
     }
     Ok(evaluation.summary())
 }
 
-fn print_eval(s: &EvalSummary) {
-    println!("samples          {}", s.samples);
-    println!("logloss          {:.6}", s.logloss);
-    println!("auc              {:.6}", s.auc);
-    println!("mean prediction  {:.6}", s.mean_prediction);
-    println!("observed ctr     {:.6}", s.observed_ctr);
+fn print_eval(s: &EvalSummary) -> std::io::Result<()> {
+    say!("samples          {}", s.samples)?;
+    say!("logloss          {:.6}", s.logloss)?;
+    say!("auc              {:.6}", s.auc)?;
+    say!("mean prediction  {:.6}", s.mean_prediction)?;
+    say!("observed ctr     {:.6}", s.observed_ctr)?;
+    Ok(())
 }
 
 /// `gwen predict`.
 pub fn predict(args: &PredictArgs) -> anyhow::Result<()> {
+    args.data.check()?;
+    // Skipping a line would shift every later probability onto the wrong input line.
+    anyhow::ensure!(
+        !args.data.skip_bad_lines,
+        "predict writes one probability per input line, so it cannot skip bad lines"
+    );
+    if let Some(out) = &args.out {
+        let same = std::fs::canonicalize(out).ok() == std::fs::canonicalize(&args.data.data).ok()
+            && out.exists();
+        anyhow::ensure!(!same, "--out {} is the input file", out.display());
+    }
     let mut engine = open_read_only(&args.engine)?;
-    let mut stream = BatchStream::spawn(&args.data, engine.schema())?;
+    let mut stream = BatchStream::spawn(&args.data, engine.schema(), false)?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -272,7 +297,7 @@ pub fn predict(args: &PredictArgs) -> anyhow::Result<()> {
         }
     }
     out.flush().context("writing predictions")?;
-    report_skips(&stream.finish());
+    stream.finish()?;
     log::info!("wrote {written} predictions");
     Ok(())
 }
@@ -281,19 +306,20 @@ pub fn predict(args: &PredictArgs) -> anyhow::Result<()> {
 pub fn synth(args: &SynthArgs) -> anyhow::Result<()> {
     let options = SynthOptions { lines: args.lines, seed: args.seed, ..SynthOptions::default() };
     let n = write_synthetic(&args.out, &options)?;
-    println!("wrote {n} synthetic lines to {}", args.out.display());
+    say!("wrote {n} synthetic lines to {}", args.out.display())?;
     Ok(())
 }
 
 /// `gwen demo`: the whole job on generated data.
 pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.lines >= 1000, "--lines must be at least 1000");
+    check_demo_dir(&args.dir)?;
     remove_dir(&args.dir)?;
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
     let data = args.dir.join("synthetic.tsv");
     let db = args.dir.join("model");
-    println!("generating {} synthetic Criteo-format lines in {}", args.lines, data.display());
+    say!("generating {} synthetic Criteo-format lines in {}", args.lines, data.display())?;
     write_synthetic(&data, &SynthOptions { lines: args.lines, ..SynthOptions::default() })?;
 
     let held_out = args.lines / 10;
@@ -314,9 +340,24 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     train(&train_args)?;
     let data_args = DataArgs { skip_lines: args.lines - held_out, max_lines: 0, ..train_args.data };
     let summary = evaluate(&train_args.engine, &data_args)?;
-    println!("held-out evaluation on the last {held_out} lines:");
-    print_eval(&summary);
-    println!("demo AUC {:.4}", summary.auc);
+    say!("held-out evaluation on the last {held_out} lines:")?;
+    print_eval(&summary)?;
+    say!("demo AUC {:.4}", summary.auc)?;
+    Ok(())
+}
+
+/// `demo` replaces its directory; it refuses one holding anything but an earlier demo's files.
+fn check_demo_dir(dir: &Path) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries {
+        let name = entry?.file_name();
+        anyhow::ensure!(
+            name == "synthetic.tsv" || name == "model",
+            "{} holds {:?}, which is not from an earlier demo; pick an empty or new --dir",
+            dir.display(),
+            name
+        );
+    }
     Ok(())
 }
 
@@ -359,8 +400,9 @@ fn report_skips(summary: &ReadSummary) {
     }
 }
 
-fn print_cache_report(stats: &StatsSnapshot, (rows, bytes): (usize, usize)) {
-    println!(
+fn print_cache_report(stats: &StatsSnapshot, usage: (usize, usize)) -> std::io::Result<()> {
+    let (rows, bytes) = usage;
+    say!(
         "cache: {} hits, {} misses (hit rate {:.3}), {} evictions, {} rows resident ({:.1} MiB)",
         stats.cache_hits,
         stats.cache_misses,
@@ -368,13 +410,14 @@ fn print_cache_report(stats: &StatsSnapshot, (rows, bytes): (usize, usize)) {
         stats.evictions,
         rows,
         bytes as f64 / (1 << 20) as f64
-    );
-    println!(
+    )?;
+    say!(
         "store: {} rows read ({} bytes), {} rows written ({} bytes), {} rows created",
         stats.rows_read,
         stats.bytes_read,
         stats.rows_written,
         stats.bytes_written,
         stats.rows_created
-    );
+    )?;
+    Ok(())
 }

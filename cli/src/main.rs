@@ -59,13 +59,52 @@ struct DataArgs {
     batch: usize,
 }
 
+/// Largest accepted `--batch`.
+const MAX_BATCH: usize = 1 << 20;
+
+impl DataArgs {
+    /// Checks the arguments that need no file access.
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=MAX_BATCH).contains(&self.batch),
+            "--batch {} must be in 1..={MAX_BATCH}",
+            self.batch
+        );
+        Ok(())
+    }
+}
+
+/// Writes one line to stdout and returns the I/O result (a closed pipe is then an error the
+/// command returns, and `main` treats a broken pipe as success).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+pub(crate) use say;
+
 /// Exit code for success.
 const EXIT_OK: u8 = 0;
 /// Exit code for any error.
 const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: print and succeed.
+            let _ = e.print();
+            return ExitCode::from(EXIT_OK);
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("gwen: error: {first} (see gwen --help)");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
     logging::init(cli.verbose, cli.quiet);
     let result = match cli.command {
         Command::Train(args) => commands::train(&args),
@@ -79,7 +118,9 @@ fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::from(EXIT_OK),
         Err(e) => {
             logging::clear_progress();
-            eprintln!("gwen: error: {e:#}");
+            // One line, whatever the causes contain.
+            let message = format!("{e:#}").replace(['\n', '\r'], " ");
+            eprintln!("gwen: error: {message}");
             ExitCode::from(EXIT_ERROR)
         }
     }

@@ -31,10 +31,11 @@ pub struct BatchStream {
 
 impl BatchStream {
     /// Starts reading `data` with the schema's hashing; batches arrive through [`Iterator`].
-    pub fn spawn(data: &DataArgs, schema: &Schema) -> anyhow::Result<BatchStream> {
-        anyhow::ensure!(data.batch > 0, "--batch must be at least 1");
-        let reader = CriteoReader::open(&data.data, schema.hash_seed, data.skip_bad_lines)
-            .with_context(|| format!("opening {}", data.data.display()))?;
+    /// With `labels`, unlabeled (39-column) lines are malformed.
+    pub fn spawn(data: &DataArgs, schema: &Schema, labels: bool) -> anyhow::Result<BatchStream> {
+        data.check()?;
+        let mut reader = CriteoReader::open(&data.data, schema.hash_seed, data.skip_bad_lines)?;
+        reader.require_labels(labels);
         let (sender, receiver) = bounded(BATCHES_AHEAD);
         let (data, schema) = (data.clone(), schema.clone());
         let handle = std::thread::Builder::new()
@@ -45,9 +46,12 @@ impl BatchStream {
     }
 
     /// Waits for the reader and returns what it saw.
-    pub fn finish(mut self) -> ReadSummary {
+    pub fn finish(mut self) -> anyhow::Result<ReadSummary> {
         self.receiver.take();
-        self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default()
+        match self.handle.take() {
+            Some(handle) => handle.join().map_err(|_| anyhow::anyhow!("the reader thread failed")),
+            None => Ok(ReadSummary::default()),
+        }
     }
 }
 

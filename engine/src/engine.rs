@@ -14,9 +14,6 @@ use crate::store::{self, MemoryStore, OpenMode, RocksOptions, RocksStore, Store,
 use crate::train::mlp::{self, Adam, Mlp};
 use crate::train::{self, Gathered};
 
-/// Complete checkpoints kept under `<db>/checkpoints/`.
-const KEEP_CHECKPOINTS: usize = 2;
-
 /// Options of an opened engine.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -28,6 +25,13 @@ pub struct EngineOptions {
     pub read_only: bool,
     /// RocksDB tuning.
     pub rocks: RocksOptions,
+    /// Checkpoints kept under `<db>/checkpoints/` after each new one (0 keeps all). Two by
+    /// default, so a reader that just picked the newest can still open it while the trainer
+    /// takes the next.
+    pub keep_checkpoints: usize,
+    /// Feature admission: an id gets a stored row only once it was seen this many times;
+    /// `None` takes the schema's `min_count`.
+    pub min_count: Option<u32>,
 }
 
 impl Default for EngineOptions {
@@ -37,6 +41,8 @@ impl Default for EngineOptions {
             threads: 0,
             read_only: false,
             rocks: RocksOptions::default(),
+            keep_checkpoints: 2,
+            min_count: None,
         }
     }
 }
@@ -84,6 +90,7 @@ pub struct Engine {
     checkpoint_step: u64,
     pool: rayon::ThreadPool,
     read_only: bool,
+    keep_checkpoints: usize,
     state_dirty: bool,
     poisoned: Option<String>,
 }
@@ -116,6 +123,25 @@ impl Engine {
                 dir.display()
             )));
         }
+        let existed = dir.exists();
+        let engine = Engine::create_inside(dir, schema, options).inspect_err(|_| {
+            // Leave nothing half-made behind: a later open would take it for a database.
+            let _ = layout::remove_if_exists(&layout::store_dir(dir));
+            let _ = layout::remove_if_exists(&layout::checkpoints_dir(dir));
+            if !existed {
+                let _ = std::fs::remove_dir(dir);
+            }
+        })?;
+        log::info!(
+            "created database {} with {} groups, mlp input width {}",
+            dir.display(),
+            schema.groups.len(),
+            schema.mlp_input_width()
+        );
+        Ok(engine)
+    }
+
+    fn create_inside(dir: &Path, schema: &Schema, options: EngineOptions) -> Result<Engine> {
         let store_dir = layout::store_dir(dir);
         std::fs::create_dir_all(&store_dir).map_err(|e| Error::io("create", &store_dir, e))?;
         let names: Vec<String> = schema.groups.iter().map(|g| g.name.clone()).collect();
@@ -124,12 +150,6 @@ impl Engine {
         let mut engine = Engine::assemble(Box::new(store), Some(dir), schema.clone(), options)?;
         engine.write_initial_meta()?;
         engine.checkpoint()?;
-        log::info!(
-            "created database {} with {} groups, mlp input width {}",
-            dir.display(),
-            schema.groups.len(),
-            schema.mlp_input_width()
-        );
         Ok(engine)
     }
 
@@ -190,7 +210,7 @@ impl Engine {
             })?;
             RocksStore::open(newest, &options.rocks, OpenMode::ReadOnly)?
         } else {
-            Engine::open_live(dir, &checkpoints, &options.rocks)?
+            Engine::open_live(dir, &checkpoints, &options)?
         };
         let stored = read_schema(&store, dir)?;
         if let Some(given) = given {
@@ -214,16 +234,37 @@ impl Engine {
     fn open_live(
         dir: &Path,
         checkpoints: &[(u64, PathBuf)],
-        rocks: &RocksOptions,
+        options: &EngineOptions,
     ) -> Result<RocksStore> {
         let live = layout::store_dir(dir);
-        if live.is_dir() {
-            let store = RocksStore::open(&live, rocks, OpenMode::ReadWrite)?;
-            let state = store.meta(store::META_STATE)?;
-            if state.as_deref() != Some(b"dirty".as_slice()) {
-                return Ok(store);
+        layout::remove_staging(dir)?;
+        // Look read-only first: a directory that is not a gwen database is never written to.
+        let probe = if live.is_dir() {
+            live.clone()
+        } else {
+            checkpoints.last().map(|(_, p)| p.clone()).ok_or_else(|| Error::Corruption {
+                what: dir.display().to_string(),
+                reason: "no store/ and no checkpoint".into(),
+            })?
+        };
+        let (dirty, live_step) = {
+            let view = RocksStore::open(&probe, &options.rocks, OpenMode::ReadOnly)?;
+            read_schema(&view, dir)?;
+            let state = view.meta(store::META_STATE)?;
+            (state.as_deref() == Some(b"dirty".as_slice()), read_step(&view)?)
+        };
+        if live.is_dir() && !dirty {
+            let store = RocksStore::open(&live, &options.rocks, OpenMode::ReadWrite)?;
+            if checkpoints.last().map(|(step, _)| *step) != Some(live_step) {
+                // The store was marked clean but its snapshot did not complete: finish it.
+                log::warn!("{}: completing the checkpoint of step {live_step}", dir.display());
+                layout::take_snapshot(dir, &store, live_step, options.keep_checkpoints)?;
             }
-            drop(store);
+            return Ok(store);
+        }
+        if live.is_dir() {
+            // Taking the write lock first: a trainer still running keeps its store.
+            drop(RocksStore::open(&live, &options.rocks, OpenMode::ReadWrite)?);
         }
         let (step, newest) = checkpoints.last().ok_or_else(|| Error::Corruption {
             what: dir.display().to_string(),
@@ -231,11 +272,12 @@ impl Engine {
                 .into(),
         })?;
         log::warn!(
-            "{}: store was left with writes after its last checkpoint; restoring step {step}",
+            "{}: the store is not at a checkpoint (crash or stop without one); restoring step \
+             {step}",
             dir.display()
         );
         layout::restore_store(dir, newest)?;
-        RocksStore::open(&live, rocks, OpenMode::ReadWrite)
+        RocksStore::open(&live, &options.rocks, OpenMode::ReadWrite)
     }
 
     fn assemble(
@@ -268,6 +310,7 @@ impl Engine {
             checkpoint_step: 0,
             pool,
             read_only: options.read_only,
+            keep_checkpoints: options.keep_checkpoints,
             state_dirty: false,
             poisoned: None,
         })
@@ -388,7 +431,8 @@ impl Engine {
         self.state_dirty = false;
         self.checkpoint_step = self.step;
         if let Some(dir) = self.dir.clone() {
-            self.snapshot(&dir).inspect_err(|e| self.poisoned = Some(e.to_string()))?;
+            layout::take_snapshot(&dir, self.store.as_ref(), self.step, self.keep_checkpoints)
+                .inspect_err(|e| self.poisoned = Some(e.to_string()))?;
         }
         log::info!(
             "checkpoint at step {}: {rows} rows written in {:.3}s",
@@ -396,28 +440,6 @@ impl Engine {
             started.elapsed().as_secs_f64()
         );
         Ok(self.step)
-    }
-
-    fn snapshot(&self, dir: &Path) -> Result<()> {
-        let root = layout::checkpoints_dir(dir);
-        std::fs::create_dir_all(&root).map_err(|e| Error::io("create", &root, e))?;
-        let name = layout::checkpoint_name(self.step);
-        let staging = root.join(format!(".{name}.tmp"));
-        layout::remove_if_exists(&staging)?;
-        self.store.snapshot_to(&staging)?;
-        let target = root.join(&name);
-        layout::remove_if_exists(&target)?;
-        std::fs::rename(&staging, &target).map_err(|e| Error::io("rename", &staging, e))?;
-        layout::sync_dir(&root)?;
-        // The newest two are kept, so a reader that just listed the checkpoints can still
-        // open the one it picked while the trainer takes the next.
-        let all = layout::list_checkpoints(dir)?;
-        for (_, old) in all.iter().take(all.len().saturating_sub(KEEP_CHECKPOINTS)) {
-            if let Err(e) = layout::remove_if_exists(old) {
-                log::warn!("could not remove old checkpoint {}: {e}", old.display());
-            }
-        }
-        Ok(())
     }
 
     fn check_writable(&self) -> Result<()> {
@@ -584,14 +606,20 @@ impl Engine {
             return Ok(());
         }
         let set = self.cache.take_pending();
+        self.mark_dirty()?;
+        log::debug!("writing back {} evicted rows ({} bytes)", set.row_count(), set.row_bytes());
+        self.write(&set, false)
+    }
+
+    /// Durably records that the store is about to hold writes newer than its checkpoint.
+    fn mark_dirty(&mut self) -> Result<()> {
         if !self.state_dirty {
             let mut marker = WriteSet::new();
             marker.put_meta(store::META_STATE, b"dirty".to_vec());
             self.write(&marker, true)?;
             self.state_dirty = true;
         }
-        log::debug!("writing back {} evicted rows ({} bytes)", set.row_count(), set.row_bytes());
-        self.write(&set, false)
+        Ok(())
     }
 
     fn write(&mut self, set: &WriteSet, durable: bool) -> Result<()> {
@@ -634,19 +662,49 @@ impl Engine {
         let corrupt =
             |reason: String| Error::Corruption { what: "dense parameters".into(), reason };
         let bytes = self.store.meta(store::META_DENSE)?.ok_or_else(|| corrupt("missing".into()))?;
-        let step = self.store.meta(store::META_STEP)?.ok_or_else(|| corrupt("no step".into()))?;
+        self.set_dense_record(&bytes)?;
+        self.step = read_step(self.store.as_ref())?;
+        self.checkpoint_step = self.step;
+        Ok(())
+    }
+
+    /// The dense parameters and Adam state as stored under `META_DENSE`.
+    pub(crate) fn dense_record(&self) -> Vec<u8> {
+        self.encode_dense()
+    }
+
+    /// Replaces the dense parameters and Adam state with a record from [`Engine::dense_record`].
+    pub(crate) fn set_dense_record(&mut self, bytes: &[u8]) -> Result<()> {
+        let corrupt =
+            |reason: String| Error::Corruption { what: "dense parameters".into(), reason };
         let mut reader = LeReader { bytes: &bytes, at: 0 };
         let n = reader.u64().ok_or_else(|| corrupt("truncated".into()))? as usize;
         let params = reader.f32s(n).ok_or_else(|| corrupt("truncated params".into()))?;
         let t = reader.u64().ok_or_else(|| corrupt("truncated".into()))?;
         let m = reader.u64().ok_or_else(|| corrupt("truncated".into()))? as usize;
         let state = reader.f32s(m).ok_or_else(|| corrupt("truncated adam state".into()))?;
-        self.mlp.set_params(&params).map_err(corrupt)?;
-        self.adam.set_state(t, &state).map_err(corrupt)?;
-        let step: [u8; 8] = step.as_slice().try_into().map_err(|_| corrupt("bad step".into()))?;
-        self.step = u64::from_le_bytes(step);
-        self.checkpoint_step = self.step;
+        let mut mlp = self.mlp.clone();
+        mlp.set_params(&params).map_err(corrupt)?;
+        let mut adam = Adam::new(&mlp, self.schema.mlp.lr);
+        adam.set_state(t, &state).map_err(corrupt)?;
+        (self.mlp, self.adam) = (mlp, adam);
         Ok(())
+    }
+
+    /// Sets the step counter (import of a model trained elsewhere).
+    pub(crate) fn set_step(&mut self, step: u64) {
+        self.step = step;
+    }
+
+    /// Writes encoded rows straight to the store (import), replacing any cached copies.
+    pub(crate) fn write_rows(&mut self, set: &WriteSet) -> Result<()> {
+        self.check_writable()?;
+        for (g, id, _) in set.rows() {
+            self.cache.remove(g, id);
+        }
+        self.flush_evictions()?;
+        self.mark_dirty()?;
+        self.write(set, false)
     }
 }
 
@@ -669,7 +727,16 @@ impl LeReader<'_> {
     }
 }
 
-fn read_schema(store: &RocksStore, dir: &Path) -> Result<Schema> {
+/// The step recorded in a store's metadata.
+pub(crate) fn read_step(store: &dyn Store) -> Result<u64> {
+    let corrupt = |reason: &str| Error::Corruption { what: "step".into(), reason: reason.into() };
+    let step = store.meta(store::META_STEP)?.ok_or_else(|| corrupt("missing"))?;
+    let step: [u8; 8] = step.as_slice().try_into().map_err(|_| corrupt("not 8 bytes"))?;
+    Ok(u64::from_le_bytes(step))
+}
+
+/// The schema stored in a database, after checking its format version.
+pub(crate) fn read_schema(store: &RocksStore, dir: &Path) -> Result<Schema> {
     let corrupt = |reason: String| Error::Corruption { what: dir.display().to_string(), reason };
     let version = store
         .meta(store::META_FORMAT_VERSION)?

@@ -12,7 +12,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A file could not be opened or read.
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {path}")]
     Io {
         /// What was being done (`open`, `read`, `create`).
         op: &'static str,
@@ -55,7 +55,7 @@ pub enum Error {
         reason: String,
     },
     /// The store (RocksDB) reported an error.
-    #[error("store {op} at {path}: {source}")]
+    #[error("store {op} at {path}")]
     Store {
         /// The operation that failed.
         op: &'static str,
@@ -64,6 +64,12 @@ pub enum Error {
         /// The RocksDB error.
         #[source]
         source: rocksdb::Error,
+    },
+    /// Another process holds the database open for writing.
+    #[error("{path} is in use by another process (a trainer or an admin command)")]
+    Locked {
+        /// The database directory.
+        path: PathBuf,
     },
     /// A previous write failed part-way; the engine refuses further writes.
     #[error("engine is poisoned after an earlier write failure: {0}")]

@@ -14,6 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::store::Store;
 
 /// The live store inside a database directory.
 pub(crate) fn store_dir(db: &Path) -> PathBuf {
@@ -89,4 +90,47 @@ pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
 /// Makes renames and new entries in `dir` durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     fs::File::open(dir).and_then(|f| f.sync_all()).map_err(|e| Error::io("sync", dir, e))
+}
+
+/// Takes a point-in-time copy of `store` as the checkpoint of `step` (written under a
+/// temporary name, then renamed), and keeps only the newest `keep` checkpoints (0 keeps all).
+pub(crate) fn take_snapshot(db: &Path, store: &dyn Store, step: u64, keep: usize) -> Result<()> {
+    let root = checkpoints_dir(db);
+    fs::create_dir_all(&root).map_err(|e| Error::io("create", &root, e))?;
+    let name = checkpoint_name(step);
+    let staging = root.join(format!(".{name}.tmp"));
+    remove_if_exists(&staging)?;
+    store.snapshot_to(&staging)?;
+    let target = root.join(&name);
+    remove_if_exists(&target)?;
+    fs::rename(&staging, &target).map_err(|e| Error::io("rename", &staging, e))?;
+    sync_dir(&root)?;
+    if keep > 0 {
+        let all = list_checkpoints(db)?;
+        for (_, old) in all.iter().take(all.len().saturating_sub(keep)) {
+            if let Err(e) = remove_if_exists(old) {
+                log::warn!("could not remove old checkpoint {}: {e}", old.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes what an interrupted checkpoint or restore left behind: hidden staging directories
+/// under `checkpoints/` and a half-copied `store.restoring`.
+pub(crate) fn remove_staging(db: &Path) -> Result<()> {
+    remove_if_exists(&db.join("store.restoring"))?;
+    let root = checkpoints_dir(db);
+    let entries = match fs::read_dir(&root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("list", &root, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list", &root, e))?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            remove_if_exists(&entry.path())?;
+        }
+    }
+    Ok(())
 }

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::input::criteo;
 
+/// Largest MLP accepted (parameters); with Adam's two moments this is 1.2 GiB of f32.
+const MAX_MLP_PARAMS: usize = 100_000_000;
+
 /// How a group combines the rows of its features in one sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -199,7 +202,16 @@ impl Schema {
     /// [`Error::Schema`] for TOML errors, unknown keys and invalid values (an empty group, a
     /// field in two groups, a field the input format does not have, a zero `dim`, ...).
     pub fn from_toml_str(text: &str) -> Result<Schema> {
-        let schema: Schema = toml::from_str(text).map_err(|e| Error::Schema(e.to_string()))?;
+        let schema: Schema = toml::from_str(text).map_err(|e| {
+            // toml's own rendering spans several lines; keep one: "line L column C: message".
+            let at = e.span().map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!("line {line} column {column}: ")
+            });
+            Error::Schema(format!("{}{}", at.unwrap_or_default(), e.message().trim()))
+        })?;
         schema.validate()?;
         Ok(schema)
     }
@@ -295,6 +307,20 @@ impl Schema {
         if self.mlp.hidden.iter().any(|&h| h == 0 || h > 65_536) {
             return bad(format!("mlp.hidden {:?}: widths must be in 1..=65536", self.mlp.hidden));
         }
+        let width: usize = self.groups.iter().map(|g| g.dim.min(4096)).sum::<usize>() + 13;
+        let mut params = 0usize;
+        let mut fan_in = width;
+        for &h in self.mlp.hidden.iter().chain(std::iter::once(&1)) {
+            params = params.saturating_add(fan_in.saturating_mul(h).saturating_add(h));
+            fan_in = h;
+        }
+        if params > MAX_MLP_PARAMS {
+            return bad(format!(
+                "the MLP would have {params} parameters (input width {width}, hidden {:?}); \
+                 at most {MAX_MLP_PARAMS} are allowed",
+                self.mlp.hidden
+            ));
+        }
         check_optimizer("optimizer", &self.optimizer)?;
         let known: Vec<String> =
             (0..criteo::CATEGORICAL_FIELDS).map(criteo::categorical_field_name).collect();
@@ -353,13 +379,14 @@ impl Schema {
             if s.pooling != n.pooling {
                 return differ(
                     &format!("{what} pooling"),
-                    format!("{:?}", s.pooling),
-                    format!("{:?}", n.pooling),
+                    format!("{:?}", s.pooling).to_lowercase(),
+                    format!("{:?}", n.pooling).to_lowercase(),
                 );
             }
             let (so, no) = (stored.group_optimizer(g).kind, self.group_optimizer(g).kind);
             if so != no {
-                return differ(&format!("{what} optimizer"), format!("{so:?}"), format!("{no:?}"));
+                let (so, no) = (format!("{so:?}").to_lowercase(), format!("{no:?}").to_lowercase());
+                return differ(&format!("{what} optimizer"), so, no);
             }
         }
         None
@@ -399,7 +426,10 @@ fn validate_group<'a>(
     if let Some(o) = &group.optimizer {
         check_optimizer(&format!("group {name} optimizer"), o)?;
     }
-    for field in &group.fields {
+    for (i, field) in group.fields.iter().enumerate() {
+        if group.fields[..i].contains(field) {
+            return Err(Error::Schema(format!("group {name}: field {field} listed twice")));
+        }
         if !known.iter().any(|k| k == field) {
             return Err(Error::Schema(format!(
                 "group {name}: field {field:?} is not a categorical field of the criteo format \

@@ -219,6 +219,17 @@ impl LruCache {
         node.pins = node.pins.saturating_sub(1);
     }
 
+    /// Drops a row from the cache without writing it back (its store copy is being replaced).
+    /// Does nothing for a row that is not cached or is pinned.
+    pub fn remove(&mut self, group: usize, id: EmbeddingId) {
+        let Some(&index) = self.maps[group].get(&id) else { return };
+        if self.nodes[index as usize].pins > 0 {
+            return;
+        }
+        self.nodes[index as usize].dirty = false;
+        self.evict(index);
+    }
+
     /// Evicts unpinned rows, least recently used first, while over budget.
     pub fn evict_to_budget(&mut self, stats: &Stats) {
         self.evict_until_fits(0, stats);
@@ -273,8 +284,8 @@ impl LruCache {
         if self.used_bytes + incoming > self.budget_bytes && !self.overflow_warned {
             self.overflow_warned = true;
             log::warn!(
-                "cache budget {} bytes is smaller than the rows pinned by one batch; \
-                 the pinned rows stay resident ({} bytes used)",
+                "cache budget {} bytes is smaller than the rows one batch needs at once; \
+                 they stay resident ({} bytes used)",
                 self.budget_bytes,
                 self.used_bytes + incoming
             );

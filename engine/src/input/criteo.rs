@@ -100,6 +100,7 @@ pub struct CriteoReader {
     field_seeds: [u64; CATEGORICAL_FIELDS],
     dense_table: Box<[f32; DENSE_TABLE_LEN]>,
     skip_bad_lines: bool,
+    require_labels: bool,
     lines_read: u64,
     skipped_lines: u64,
     skip_examples: Vec<String>,
@@ -151,10 +152,16 @@ impl CriteoReader {
             field_seeds,
             dense_table,
             skip_bad_lines,
+            require_labels: false,
             lines_read: 0,
             skipped_lines: 0,
             skip_examples: Vec::new(),
         })
+    }
+
+    /// Makes unlabeled (39-column) lines malformed, for training and evaluation input.
+    pub fn require_labels(&mut self, yes: bool) {
+        self.require_labels = yes;
     }
 
     /// Reads the next record; `Ok(None)` at the end of the file.
@@ -175,6 +182,13 @@ impl CriteoReader {
                 Err(format!("line longer than {MAX_LINE_BYTES} bytes"))
             } else {
                 parse_line(&self.line, line_no, &self.field_seeds, &self.dense_table)
+            };
+            let parsed = match parsed {
+                Ok(record) if self.require_labels && record.label.is_none() => Err(format!(
+                    "expected {LABELED_COLUMNS} tab-separated columns, found {UNLABELED_COLUMNS}: \
+                     the label is missing"
+                )),
+                other => other,
             };
             match parsed {
                 Ok(record) => return Ok(Some(record)),

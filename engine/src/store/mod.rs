@@ -12,7 +12,7 @@ use std::ops::Range;
 
 pub use memory::MemoryStore;
 pub(crate) use rocks::OpenMode;
-pub use rocks::{RocksOptions, RocksStore};
+pub use rocks::{GroupProperties, RocksOptions, RocksStore, SstFile};
 
 use crate::error::Result;
 use crate::hash::EmbeddingId;
@@ -30,6 +30,34 @@ pub const META_STATE: &str = "state";
 
 /// The on-disk format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// Which rows a compaction drops (see `gwen compact`): rows not updated in the last
+/// `ttl_steps` steps before `current_step`, and rows seen fewer than `min_count` times.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EvictionPolicy {
+    /// Drop rows whose last update is more than this many steps before `current_step`.
+    pub ttl_steps: Option<u64>,
+    /// Drop rows seen fewer than this many times in training batches.
+    pub min_count: Option<u32>,
+    /// The step the age of a row is measured from (the database's step).
+    pub current_step: u64,
+}
+
+impl EvictionPolicy {
+    /// True when the policy drops anything at all.
+    pub fn is_active(&self) -> bool {
+        self.ttl_steps.is_some() || self.min_count.is_some()
+    }
+
+    /// True when a row with this header is to be dropped.
+    pub fn should_drop(&self, header: record::RowHeader) -> bool {
+        let stale = self
+            .ttl_steps
+            .is_some_and(|ttl| self.current_step.saturating_sub(header.last_step) > ttl);
+        let rare = self.min_count.is_some_and(|k| header.seen_count < k);
+        stale || rare
+    }
+}
 
 /// A set of writes applied atomically: encoded rows of any groups plus metadata entries.
 #[derive(Debug, Default)]

@@ -87,6 +87,18 @@ pub fn decode_row(
     Ok(header)
 }
 
+/// The header of a record without decoding its values; `None` when the bytes are too short or
+/// of another format version.
+pub fn peek_header(bytes: &[u8]) -> Option<RowHeader> {
+    if bytes.len() < ROW_HEADER_BYTES || bytes[0] != ROW_FORMAT_VERSION {
+        return None;
+    }
+    Some(RowHeader {
+        seen_count: u32::from_le_bytes(bytes[4..8].try_into().ok()?),
+        last_step: u64::from_le_bytes(bytes[8..16].try_into().ok()?),
+    })
+}
+
 /// Deterministic initial weights of a row: uniform in `[-range, range]`, a pure function of
 /// (seed, group index, id), so a run does not depend on cache order. State starts at zero.
 pub fn init_row(

@@ -3,14 +3,19 @@
 //! Keys are the [`EmbeddingId`] as 8 big-endian bytes (so ids sort numerically); values are
 //! the fixed-length records of [`super::record`].
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
+use rocksdb::compaction_filter::Decision;
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Options, WriteBatch,
-    WriteOptions, DB,
+    BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamilyDescriptor, CompactOptions,
+    DBCompressionType, IteratorMode, Options, WriteBatch, WriteOptions, DB,
 };
 
-use super::{Store, WriteSet};
+use super::record::peek_header;
+use super::{EvictionPolicy, Store, WriteSet};
 use crate::error::{Error, Result};
 use crate::hash::EmbeddingId;
 
@@ -49,6 +54,35 @@ pub struct RocksStore {
     path: PathBuf,
     group_cfs: Vec<String>,
     read_only: bool,
+    dropped: HashMap<String, Arc<AtomicU64>>,
+}
+
+/// RocksDB's view of one group's column family, from its properties (no scan).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GroupProperties {
+    /// Estimated number of rows.
+    pub estimated_rows: u64,
+    /// Estimated bytes of live data.
+    pub live_data_bytes: u64,
+    /// Bytes of all SST files.
+    pub sst_bytes: u64,
+    /// Bytes compaction estimates it still has to rewrite.
+    pub pending_compaction_bytes: u64,
+}
+
+/// One SST file of the store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SstFile {
+    /// The column family (`g.<group>` or `meta`).
+    pub column_family: String,
+    /// File name.
+    pub name: String,
+    /// LSM level.
+    pub level: i32,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Entries in the file.
+    pub entries: u64,
 }
 
 impl std::fmt::Debug for RocksStore {
@@ -78,6 +112,17 @@ fn cf_options(cache: &Cache) -> Options {
 impl RocksStore {
     /// Opens (or creates) the store at `path`.
     pub(crate) fn open(path: &Path, options: &RocksOptions, mode: OpenMode<'_>) -> Result<Self> {
+        RocksStore::open_with_eviction(path, options, mode, None)
+    }
+
+    /// Opens the store with a compaction filter on every group that drops the rows `policy`
+    /// selects, counting them per group (see [`RocksStore::dropped_rows`]).
+    pub(crate) fn open_with_eviction(
+        path: &Path,
+        options: &RocksOptions,
+        mode: OpenMode<'_>,
+        policy: Option<EvictionPolicy>,
+    ) -> Result<Self> {
         let store_err = |op, source| Error::Store { op, path: path.to_path_buf(), source };
         let cache = Cache::new_lru_cache(options.block_cache_bytes);
         let mut db_opts = Options::default();
@@ -97,16 +142,41 @@ impl RocksStore {
                 DB::list_cf(&db_opts, path).map_err(|e| store_err("list column families", e))?
             }
         };
-        let descriptors = names
-            .iter()
-            .map(|n| ColumnFamilyDescriptor::new(n, cf_options(&cache)))
-            .collect::<Vec<_>>();
+        let mut dropped = HashMap::new();
+        let mut descriptors = Vec::with_capacity(names.len());
+        for name in &names {
+            let mut cf = cf_options(&cache);
+            if let (Some(policy), true) = (policy, name.starts_with(GROUP_CF_PREFIX)) {
+                let counter = Arc::new(AtomicU64::new(0));
+                dropped.insert(name.clone(), Arc::clone(&counter));
+                cf.set_compaction_filter("gwen-eviction", move |_level, _key, value: &[u8]| {
+                    // A record that cannot be read is kept: eviction never destroys evidence.
+                    match peek_header(value) {
+                        Some(header) if policy.should_drop(header) => {
+                            counter.fetch_add(1, Ordering::Relaxed);
+                            Decision::Remove
+                        }
+                        _ => Decision::Keep,
+                    }
+                });
+            }
+            descriptors.push(ColumnFamilyDescriptor::new(name, cf));
+        }
         let db = if mode == OpenMode::ReadOnly {
             DB::open_cf_descriptors_read_only(&db_opts, path, descriptors, false)
         } else {
             DB::open_cf_descriptors(&db_opts, path, descriptors)
         }
-        .map_err(|e| store_err("open", e))?;
+        .map_err(|e| {
+            // RocksDB reports a held LOCK file only in its message text.
+            let text = e.to_string();
+            if text.contains("lock") && text.contains("Resource temporarily unavailable") {
+                let db = path.parent().unwrap_or(path);
+                Error::Locked { path: db.to_path_buf() }
+            } else {
+                store_err("open", e)
+            }
+        })?;
         if db.cf_handle(META_CF).is_none() {
             return Err(Error::Corruption {
                 what: path.display().to_string(),
@@ -119,7 +189,95 @@ impl RocksStore {
             path: path.to_path_buf(),
             group_cfs: Vec::new(),
             read_only: mode == OpenMode::ReadOnly,
+            dropped,
         })
+    }
+
+    /// Rows of `group` dropped by the eviction filter since open.
+    pub fn dropped_rows(&self, group: usize) -> u64 {
+        let name = self.group_cfs.get(group);
+        name.and_then(|n| self.dropped.get(n)).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// Properties of one group's column family.
+    ///
+    /// # Errors
+    ///
+    /// Store errors; an unknown group index.
+    pub fn group_properties(&self, group: usize) -> Result<GroupProperties> {
+        let cf = self.group_cf(group)?;
+        let get = |name: &str| -> Result<u64> {
+            let value = self.db.property_int_value_cf(&cf, name);
+            Ok(value.map_err(|source| self.error("property", source))?.unwrap_or(0))
+        };
+        Ok(GroupProperties {
+            estimated_rows: get("rocksdb.estimate-num-keys")?,
+            live_data_bytes: get("rocksdb.estimate-live-data-size")?,
+            sst_bytes: get("rocksdb.total-sst-files-size")?,
+            pending_compaction_bytes: get("rocksdb.estimate-pending-compaction-bytes")?,
+        })
+    }
+
+    /// Every live SST file with its column family and level.
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub fn sst_files(&self) -> Result<Vec<SstFile>> {
+        let files = self.db.live_files().map_err(|source| self.error("live files", source))?;
+        Ok(files
+            .into_iter()
+            .map(|f| SstFile {
+                column_family: f.column_family_name,
+                name: f.name,
+                level: f.level,
+                bytes: f.size as u64,
+                entries: f.num_entries,
+            })
+            .collect())
+    }
+
+    /// Calls `f(id, record)` for every row of `group` in id order; stops when `f` returns
+    /// `Ok(false)`.
+    ///
+    /// # Errors
+    ///
+    /// Store errors, a key that is not 8 bytes (corruption), or the first error of `f`.
+    pub fn scan_group(
+        &self,
+        group: usize,
+        f: &mut dyn FnMut(EmbeddingId, &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let cf = self.group_cf(group)?;
+        for item in self.db.iterator_cf(&cf, IteratorMode::Start) {
+            let (key, value) = item.map_err(|source| self.error("scan", source))?;
+            let id = <[u8; 8]>::try_from(&*key).map(u64::from_be_bytes).map_err(|_| {
+                Error::Corruption {
+                    what: format!("{} group {}", self.path.display(), self.group_cfs[group]),
+                    reason: format!("key of {} bytes, expected 8", key.len()),
+                }
+            })?;
+            if !f(id, &value)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes and fully compacts one group, the bottommost level included, so an eviction
+    /// filter sees every row.
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub fn compact_group(&self, group: usize) -> Result<()> {
+        let cf = self.group_cf(group)?;
+        self.db.flush_cf(&cf).map_err(|source| self.error("flush", source))?;
+        let mut opts = CompactOptions::default();
+        opts.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
+        opts.set_exclusive_manual_compaction(true);
+        self.db.compact_range_cf_opt(&cf, None::<&[u8]>, None::<&[u8]>, &opts);
+        Ok(())
     }
 
     /// Binds group indexes to column families, in schema order.
@@ -136,20 +294,8 @@ impl RocksStore {
     }
 
     /// The directory of the store.
-    #[expect(dead_code, reason = "not used by the engine yet")]
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// RocksDB's estimate of the number of rows in `group`.
-    #[expect(dead_code, reason = "not used by the engine yet")]
-    pub fn estimated_rows(&self, group: usize) -> Result<u64> {
-        let cf = self.group_cf(group)?;
-        let n = self
-            .db
-            .property_int_value_cf(&cf, "rocksdb.estimate-num-keys")
-            .map_err(|source| self.error("property", source))?;
-        Ok(n.unwrap_or(0))
     }
 
     fn error(&self, op: &'static str, source: rocksdb::Error) -> Error {
