@@ -32,3 +32,38 @@ fn reopen_after_unfinished_training_restores_the_last_checkpoint() {
     assert_eq!(engine.step(), 10);
     assert_eq!(at_checkpoint, predict_all(&mut engine, &batches[25..]));
 }
+
+/// A crash after the store was marked clean but before its snapshot was renamed into place used
+/// to leave trainers at the new step and readers at the old one. Opening for writing now
+/// completes the snapshot.
+#[test]
+fn an_interrupted_snapshot_is_completed_on_open() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = synthetic_file(dir.path(), 3000, 22);
+    let schema = small_schema();
+    let batches = read_batches(&data, &schema, 200);
+    let db = dir.path().join("db");
+    let options = EngineOptions { threads: 1, ..EngineOptions::default() };
+    let mut engine = Engine::create(&db, &schema, options.clone()).expect("create");
+    for batch in &batches[..5] {
+        engine.train_step(batch).expect("train");
+    }
+    engine.checkpoint().expect("checkpoint");
+    for batch in &batches[5..8] {
+        engine.train_step(batch).expect("train");
+    }
+    engine.checkpoint().expect("checkpoint");
+    let expected = predict_all(&mut engine, &batches[10..]);
+    drop(engine);
+    // Simulate the crash: the snapshot of step 8 never got its final name.
+    let newest = db.join("checkpoints/step-000000000008");
+    std::fs::rename(&newest, db.join("checkpoints/.step-000000000008.tmp")).expect("rename");
+
+    drop(Engine::open(&db, options.clone()).expect("open for writing"));
+    assert!(newest.exists(), "the snapshot of step 8 is taken again");
+    assert!(!db.join("checkpoints/.step-000000000008.tmp").exists(), "staging removed");
+    let read_only = EngineOptions { read_only: true, ..options };
+    let mut reader = Engine::open(&db, read_only).expect("open read-only");
+    assert_eq!(reader.step(), 8);
+    assert_eq!(expected, predict_all(&mut reader, &batches[10..]));
+}
