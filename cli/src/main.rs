@@ -5,6 +5,7 @@
 mod commands;
 mod logging;
 mod pipeline;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,10 @@ enum Command {
     Synth(commands::SynthArgs),
     /// Generate synthetic data, train on 90% of it and evaluate on the rest.
     Demo(commands::DemoArgs),
+    /// Write the rows (and the MLP) of a database to portable files.
+    Export(transfer::ExportArgs),
+    /// Read files written by `gwen export` into a database.
+    Import(transfer::ImportArgs),
 }
 
 /// Which lines of the input file to use, shared by the commands that read data.
@@ -112,6 +117,8 @@ fn main() -> ExitCode {
         Command::Predict(args) => commands::predict(&args),
         Command::Synth(args) => commands::synth(&args),
         Command::Demo(args) => commands::demo(&args),
+        Command::Export(args) => transfer::export(&args),
+        Command::Import(args) => transfer::import(&args),
     };
     match result {
         Ok(()) => ExitCode::from(EXIT_OK),
