@@ -56,6 +56,13 @@ pub struct TrainArgs {
     /// Take a checkpoint every this many steps (0 = only at the end).
     #[arg(long, default_value_t = 0)]
     checkpoint_every: u64,
+    /// Feature admission: an id gets a row only after this many sightings (overrides the
+    /// schema's `min_count`).
+    #[arg(long)]
+    min_count: Option<u32>,
+    /// Checkpoints to keep (0 = all).
+    #[arg(long, default_value_t = 2)]
+    keep_checkpoints: usize,
     /// Seconds between progress log lines.
     #[arg(long, default_value_t = 10)]
     log_every_s: u64,
@@ -124,7 +131,11 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     };
     let probe_schema = schema.clone().unwrap_or_else(Schema::criteo_default);
     drop(BatchStream::spawn(&args.data, &probe_schema, true)?);
-    let options = args.engine.options(false);
+    let options = EngineOptions {
+        min_count: args.min_count,
+        keep_checkpoints: args.keep_checkpoints,
+        ..args.engine.options(false)
+    };
     let db = &args.engine.db;
     let is_new = std::fs::read_dir(db).map(|mut d| d.next().is_none()).unwrap_or(true);
     let mut engine = match (&schema, is_new) {
@@ -333,6 +344,8 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
             batch: 256,
         },
         schema: None,
+        min_count: None,
+        keep_checkpoints: 2,
         epochs: 1,
         checkpoint_every: 0,
         log_every_s: 10,

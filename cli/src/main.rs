@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 mod commands;
 mod logging;
 mod pipeline;
@@ -38,6 +39,12 @@ enum Command {
     Synth(commands::SynthArgs),
     /// Generate synthetic data, train on 90% of it and evaluate on the rest.
     Demo(commands::DemoArgs),
+    /// Describe a database (or one row of it): groups, sizes, files, checkpoints.
+    Inspect(admin::InspectArgs),
+    /// Compact the store, optionally dropping old or rare rows.
+    Compact(admin::CompactArgs),
+    /// List, create, restore or prune checkpoints.
+    Checkpoint(admin::CheckpointArgs),
     /// Write the rows (and the MLP) of a database to portable files.
     Export(transfer::ExportArgs),
     /// Read files written by `gwen export` into a database.
@@ -117,6 +124,12 @@ fn main() -> ExitCode {
         Command::Predict(args) => commands::predict(&args),
         Command::Synth(args) => commands::synth(&args),
         Command::Demo(args) => commands::demo(&args),
+        Command::Inspect(args) => match admin::inspect(&args) {
+            Ok(false) => return ExitCode::from(admin::EXIT_NOT_FOUND),
+            other => other.map(|_| ()),
+        },
+        Command::Compact(args) => admin::compact(&args),
+        Command::Checkpoint(args) => admin::checkpoint(&args),
         Command::Export(args) => transfer::export(&args),
         Command::Import(args) => transfer::import(&args),
     };

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::admission::{Admission, DEFAULT_SKETCH_WIDTH};
 use crate::batch::Batch;
 use crate::cache::{LruCache, Slot};
 use crate::error::{Error, Result};
@@ -13,6 +14,9 @@ use crate::store::record::{decode_row, init_row, RowHeader};
 use crate::store::{self, MemoryStore, OpenMode, RocksOptions, RocksStore, Store, WriteSet};
 use crate::train::mlp::{self, Adam, Mlp};
 use crate::train::{self, Gathered};
+
+/// Slot marker of a row kept out by feature admission in the batch in flight.
+const NOT_ADMITTED: Slot = Slot::MAX;
 
 /// Options of an opened engine.
 #[derive(Debug, Clone)]
@@ -91,6 +95,7 @@ pub struct Engine {
     pool: rayon::ThreadPool,
     read_only: bool,
     keep_checkpoints: usize,
+    admission: Option<Admission>,
     state_dirty: bool,
     poisoned: Option<String>,
 }
@@ -296,6 +301,14 @@ impl Engine {
             .collect();
         let tags: Vec<u8> =
             (0..schema.groups.len()).map(|g| schema.group_optimizer(g).kind.tag()).collect();
+        let min_count = options.min_count.unwrap_or(schema.min_count);
+        let admission = (min_count > 1).then(|| Admission::new(min_count, DEFAULT_SKETCH_WIDTH));
+        if let Some(a) = &admission {
+            log::info!(
+                "feature admission at {min_count} sightings ({} bytes of sketch)",
+                a.bytes()
+            );
+        }
         let mlp = Mlp::new(schema.mlp_input_width(), &schema.mlp.hidden, schema.seed);
         let adam = Adam::new(&mlp, schema.mlp.lr);
         Ok(Engine {
@@ -311,6 +324,7 @@ impl Engine {
             pool,
             read_only: options.read_only,
             keep_checkpoints: options.keep_checkpoints,
+            admission,
             state_dirty: false,
             poisoned: None,
         })
@@ -502,6 +516,15 @@ impl Engine {
                 let header = match found[g][k] {
                     Some(header) => header,
                     None if train => {
+                        let seen = rows[g].occurrences[i];
+                        if let Some(admission) = &mut self.admission {
+                            if !admission.sight(g, id, seen) {
+                                // Reads as the zero vector; no row, no update.
+                                bump(&self.stats.not_admitted, u64::from(seen));
+                                slots[g][i] = NOT_ADMITTED;
+                                continue;
+                            }
+                        }
                         let values = &mut rows[g].values[i * f..(i + 1) * f];
                         init_row(self.schema.seed, g, id, self.schema.init_range, values, dim);
                         bump(&self.stats.rows_created, 1);
@@ -590,6 +613,9 @@ impl Engine {
     fn scatter(&mut self, rows: &[Gathered], slots: &[Vec<Slot>]) {
         for (g, r) in rows.iter().enumerate() {
             for (i, &slot) in slots[g].iter().enumerate() {
+                if slot == NOT_ADMITTED {
+                    continue;
+                }
                 let mut header = self.cache.header(slot);
                 header.seen_count = header.seen_count.saturating_add(r.occurrences[i]);
                 header.last_step = self.step;

@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+mod admission;
 mod batch;
 mod cache;
 mod engine;
@@ -54,6 +55,7 @@ pub mod input {
     pub mod synth;
 }
 
+pub use admission::DEFAULT_SKETCH_WIDTH;
 pub use batch::{Batch, GroupIds};
 pub use cache::ENTRY_OVERHEAD_BYTES;
 pub use engine::{Engine, EngineOptions, StepReport};
@@ -64,5 +66,5 @@ pub use schema::{
     Group, InputSettings, MlpSettings, OptimizerKind, Pooling, Schema, SparseOptimizer,
 };
 pub use stats::StatsSnapshot;
-pub use store::RocksOptions;
+pub use store::{EvictionPolicy, GroupProperties, RocksOptions, SstFile};
 pub use train::mlp::{logit_loss, sigmoid};

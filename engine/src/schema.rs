@@ -181,6 +181,10 @@ pub struct Schema {
     /// Rows start uniform in `[-init_range, init_range]`.
     #[serde(default = "default_init_range")]
     pub init_range: f32,
+    /// Feature admission: an id gets a stored row only after this many sightings in training
+    /// batches (0 or 1: every id at once). Until then it reads as the zero vector.
+    #[serde(default)]
+    pub min_count: u32,
     /// Input format.
     #[serde(default)]
     pub input: InputSettings,
@@ -247,6 +251,7 @@ impl Schema {
             seed: 0,
             hash_seed: 0,
             init_range: default_init_range(),
+            min_count: 0,
             input: InputSettings::default(),
             optimizer: SparseOptimizer::default(),
             mlp: MlpSettings::default(),

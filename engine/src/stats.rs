@@ -13,6 +13,7 @@ pub struct Stats {
     pub(crate) rows_written: AtomicU64,
     pub(crate) bytes_written: AtomicU64,
     pub(crate) rows_created: AtomicU64,
+    pub(crate) not_admitted: AtomicU64,
     pub(crate) train_steps: AtomicU64,
     pub(crate) samples_trained: AtomicU64,
     pub(crate) store_wait_ns: AtomicU64,
@@ -36,6 +37,7 @@ impl Stats {
             rows_written: get(&self.rows_written),
             bytes_written: get(&self.bytes_written),
             rows_created: get(&self.rows_created),
+            not_admitted: get(&self.not_admitted),
             train_steps: get(&self.train_steps),
             samples_trained: get(&self.samples_trained),
             store_wait_ns: get(&self.store_wait_ns),
@@ -60,8 +62,10 @@ pub struct StatsSnapshot {
     pub rows_written: u64,
     /// Bytes of row records written to the store.
     pub bytes_written: u64,
-    /// Rows created by lazy initialisation (first training sighting).
+    /// Rows created by lazy initialisation (first admitted training sighting).
     pub rows_created: u64,
+    /// Sightings of ids kept out by feature admission (read as zero, no row created).
+    pub not_admitted: u64,
     /// Train steps (batches) applied.
     pub train_steps: u64,
     /// Samples trained on.
@@ -92,6 +96,7 @@ impl StatsSnapshot {
             rows_written: self.rows_written - earlier.rows_written,
             bytes_written: self.bytes_written - earlier.bytes_written,
             rows_created: self.rows_created - earlier.rows_created,
+            not_admitted: self.not_admitted - earlier.not_admitted,
             train_steps: self.train_steps - earlier.train_steps,
             samples_trained: self.samples_trained - earlier.samples_trained,
             store_wait_ns: self.store_wait_ns - earlier.store_wait_ns,

@@ -123,7 +123,17 @@ fn train_without_schema_uses_the_stored_one() {
     let db_s = db.to_str().expect("utf-8");
     let grouped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/criteo_grouped.toml");
     let grouped_s = grouped.to_str().expect("utf-8");
-    gwen_ok(&["train", "--db", db_s, "--data", data_s, "--schema", grouped_s, "--max-lines", "300"]);
+    gwen_ok(&[
+        "train",
+        "--db",
+        db_s,
+        "--data",
+        data_s,
+        "--schema",
+        grouped_s,
+        "--max-lines",
+        "300",
+    ]);
     let out = gwen_ok(&["train", "--db", db_s, "--data", data_s, "--skip-lines", "300"]);
     assert!(out.contains("checkpoint at step 4"), "{out}");
 }
