@@ -190,17 +190,29 @@ fn print_info(info: &DatabaseInfo) -> std::io::Result<()> {
 }
 
 fn print_checkpoints(checkpoints: &[CheckpointInfo]) -> std::io::Result<()> {
-    say!("{:>12}  {:>12}  {:>10}  path", "step", "created (s)", "size")?;
+    say!("{:>12}  {:<23}  {:>10}  path", "step", "created", "size")?;
     for c in checkpoints {
-        say!(
-            "{:>12}  {:>12}  {:>10}  {}",
-            c.step,
-            c.created_unix_s,
-            mib(c.bytes),
-            c.path.display()
-        )?;
+        let created = utc(c.created_unix_s);
+        say!("{:>12}  {created:<23}  {:>10}  {}", c.step, mib(c.bytes), c.path.display())?;
     }
     Ok(())
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` of a Unix time (proleptic Gregorian calendar).
+fn utc(unix_s: u64) -> String {
+    let (days, secs) = ((unix_s / 86_400) as i64, unix_s % 86_400);
+    // Days since 1970-01-01 to a civil date, by 400-year eras of 146,097 days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02} UTC")
 }
 
 fn mib(bytes: u64) -> String {
@@ -334,4 +346,14 @@ pub fn checkpoint(args: &CheckpointArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(super::utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(super::utc(1_796_400_925), "2026-12-04 16:15:25 UTC");
+    }
 }
