@@ -156,7 +156,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut total = ReadSummary::default();
     for epoch in 1..=args.epochs {
-        let summary = train_epoch(&mut engine, args, epoch)?;
+        let summary = train_epoch(&engine, args, epoch)?;
         total.samples += summary.samples;
         total.skipped_lines += summary.skipped_lines;
         total.skip_examples = summary.skip_examples;
@@ -181,7 +181,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn train_epoch(engine: &mut Engine, args: &TrainArgs, epoch: u32) -> anyhow::Result<ReadSummary> {
+fn train_epoch(engine: &Engine, args: &TrainArgs, epoch: u32) -> anyhow::Result<ReadSummary> {
     let mut stream = BatchStream::spawn(&args.data, engine.schema(), true)?;
     let bar = progress_bar(args.data.max_lines, &format!("epoch {epoch}"));
     let log_every = Duration::from_secs(args.log_every_s.max(1));
@@ -250,7 +250,7 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
 
 fn evaluate(engine_args: &EngineArgs, data: &DataArgs) -> anyhow::Result<EvalSummary> {
     data.check()?;
-    let mut engine = open_read_only(engine_args)?;
+    let engine = open_read_only(engine_args)?;
     let mut stream = BatchStream::spawn(data, engine.schema(), true)?;
     let bar = progress_bar(data.max_lines, "eval");
     let mut evaluation = Evaluation::new();
@@ -292,7 +292,7 @@ pub fn predict(args: &PredictArgs) -> anyhow::Result<()> {
             && out.exists();
         anyhow::ensure!(!same, "--out {} is the input file", out.display());
     }
-    let mut engine = open_read_only(&args.engine)?;
+    let engine = open_read_only(&args.engine)?;
     let mut stream = BatchStream::spawn(&args.data, engine.schema(), false)?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::new(

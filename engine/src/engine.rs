@@ -1,12 +1,15 @@
 //! [`Engine`]: a model (schema, rows, MLP) opened on a store, trained and queried by batch.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
 use crate::admission::{Admission, DEFAULT_SKETCH_WIDTH};
 use crate::batch::Batch;
 use crate::cache::{LruCache, Slot};
 use crate::error::{Error, Result};
+use crate::hash::EmbeddingId;
 use crate::layout;
 use crate::schema::Schema;
 use crate::stats::{bump, Stats, StatsSnapshot};
@@ -68,7 +71,7 @@ pub struct StepReport {
 /// # fn main() -> gwen::Result<()> {
 /// let schema = gwen::Schema::from_toml_str("[[groups]]\nname='ad'\nfields=['C1']\ndim=4")?;
 /// let dir = tempfile::tempdir().expect("temp dir");
-/// let mut engine = gwen::Engine::create(dir.path(), &schema, gwen::EngineOptions::default())?;
+/// let engine = gwen::Engine::create(dir.path(), &schema, gwen::EngineOptions::default())?;
 /// let batch = gwen::Batch {
 ///     len: 1,
 ///     labels: vec![1.0],
@@ -86,25 +89,47 @@ pub struct Engine {
     dir: Option<PathBuf>,
     store: Box<dyn Store>,
     schema: Schema,
-    mlp: Mlp,
-    adam: Adam,
-    cache: LruCache,
+    dense: RwLock<Dense>,
+    cache: Mutex<CacheState>,
+    trainer: Mutex<Trainer>,
     stats: Stats,
-    step: u64,
-    checkpoint_step: u64,
+    step: AtomicU64,
+    checkpoint_step: AtomicU64,
     pool: rayon::ThreadPool,
     read_only: bool,
     keep_checkpoints: usize,
-    admission: Option<Admission>,
-    state_dirty: bool,
-    poisoned: Option<String>,
+    state_dirty: AtomicBool,
+    poisoned: Mutex<Option<String>>,
 }
+
+/// The MLP and its optimizer: read by every prediction, written once per step.
+struct Dense {
+    mlp: Mlp,
+    adam: Adam,
+}
+
+/// The RAM tier plus a counter of writes of dirty rows to the store (see `gather`).
+struct CacheState {
+    lru: LruCache,
+    generation: u64,
+}
+
+/// State only the (single) trainer touches.
+struct Trainer {
+    admission: Option<Admission>,
+}
+
+// The handle is shared by serving threads and a trainer (C ABI, services).
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+};
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("dir", &self.dir)
-            .field("step", &self.step)
+            .field("step", &self.step())
             .field("groups", &self.schema.groups.len())
             .finish_non_exhaustive()
     }
@@ -152,7 +177,7 @@ impl Engine {
         let names: Vec<String> = schema.groups.iter().map(|g| g.name.clone()).collect();
         let mut store = RocksStore::open(&store_dir, &options.rocks, OpenMode::Create(&names))?;
         store.bind_groups(&names)?;
-        let mut engine = Engine::assemble(Box::new(store), Some(dir), schema.clone(), options)?;
+        let engine = Engine::assemble(Box::new(store), Some(dir), schema.clone(), options)?;
         engine.write_initial_meta()?;
         engine.checkpoint()?;
         Ok(engine)
@@ -191,7 +216,7 @@ impl Engine {
     /// [`Error::InvalidArgument`] for a bad thread count.
     pub fn in_memory(schema: &Schema, options: EngineOptions) -> Result<Engine> {
         let store = MemoryStore::new(schema.groups.len());
-        let mut engine = Engine::assemble(Box::new(store), None, schema.clone(), options)?;
+        let engine = Engine::assemble(Box::new(store), None, schema.clone(), options)?;
         engine.write_initial_meta()?;
         Ok(engine)
     }
@@ -228,9 +253,9 @@ impl Engine {
         let mut store = store;
         let names: Vec<String> = schema.groups.iter().map(|g| g.name.clone()).collect();
         store.bind_groups(&names)?;
-        let mut engine = Engine::assemble(Box::new(store), Some(dir), schema, options)?;
+        let engine = Engine::assemble(Box::new(store), Some(dir), schema, options)?;
         engine.load_dense()?;
-        log::info!("opened database {} at step {}", dir.display(), engine.step);
+        log::info!("opened database {} at step {}", dir.display(), engine.step());
         Ok(engine)
     }
 
@@ -314,19 +339,21 @@ impl Engine {
         Ok(Engine {
             dir: dir.map(Path::to_path_buf),
             store,
-            cache: LruCache::new(options.cache_bytes, &floats, &tags),
+            cache: Mutex::new(CacheState {
+                lru: LruCache::new(options.cache_bytes, &floats, &tags),
+                generation: 0,
+            }),
             schema,
-            mlp,
-            adam,
+            dense: RwLock::new(Dense { mlp, adam }),
+            trainer: Mutex::new(Trainer { admission }),
             stats: Stats::default(),
-            step: 0,
-            checkpoint_step: 0,
+            step: AtomicU64::new(0),
+            checkpoint_step: AtomicU64::new(0),
             pool,
             read_only: options.read_only,
             keep_checkpoints: options.keep_checkpoints,
-            admission,
-            state_dirty: false,
-            poisoned: None,
+            state_dirty: AtomicBool::new(false),
+            poisoned: Mutex::new(None),
         })
     }
 
@@ -337,12 +364,12 @@ impl Engine {
 
     /// The number of training steps applied so far.
     pub fn step(&self) -> u64 {
-        self.step
+        self.step.load(Ordering::Acquire)
     }
 
     /// The step of the last completed checkpoint (what a reopen after a crash comes back to).
     pub fn checkpoint_step(&self) -> u64 {
-        self.checkpoint_step
+        self.checkpoint_step.load(Ordering::Acquire)
     }
 
     /// The database directory, if the engine is backed by one.
@@ -357,48 +384,60 @@ impl Engine {
 
     /// Rows in the RAM tier and the bytes charged for them.
     pub fn cache_usage(&self) -> (usize, usize) {
-        (self.cache.len(), self.cache.used_bytes())
+        match self.cache.lock() {
+            Ok(c) => (c.lru.len(), c.lru.used_bytes()),
+            Err(_) => (0, 0),
+        }
     }
 
     /// Trains on one batch: forward, backward, sparse update of the rows, Adam on the MLP.
+    /// Steps (and checkpoints) run one at a time; predictions may run alongside.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for a malformed batch (nothing is changed), a read-only
     /// engine, or a poisoned one; store errors (the engine is then poisoned).
-    pub fn train_step(&mut self, batch: &Batch) -> Result<StepReport> {
+    pub fn train_step(&self, batch: &Batch) -> Result<StepReport> {
+        let mut trainer = lock(&self.trainer, "trainer")?;
         self.check_writable()?;
         batch.validate(&self.schema, true)?;
         if batch.len == 0 {
-            return Ok(StepReport { step: self.step, samples: 0, loss_sum: 0.0 });
+            return Ok(StepReport { step: self.step(), samples: 0, loss_sum: 0.0 });
         }
-        let (mut rows, slots) = self.gather(batch, true)?;
-        let (schema, mlp) = (&self.schema, &self.mlp);
-        let grads = self.pool.install(|| train::forward_backward(schema, mlp, &rows, batch));
+        let (mut rows, slots) = self.gather(batch, Some(&mut trainer))?;
+        let schema = &self.schema;
+        let grads = {
+            let dense = read(&self.dense)?;
+            self.pool.install(|| train::forward_backward(schema, &dense.mlp, &rows, batch))
+        };
         self.pool.install(|| {
             use rayon::prelude::*;
             rows.par_iter_mut().zip(&grads.rows).enumerate().for_each(|(g, (r, grad))| {
                 train::apply_sparse(schema.group_optimizer(g), schema.groups[g].dim, r, grad)
             });
         });
-        self.adam.step(&mut self.mlp, &grads.mlp);
-        self.step += 1;
-        self.scatter(&rows, &slots);
-        self.cache.evict_to_budget(&self.stats);
-        self.flush_evictions()?;
+        {
+            let mut dense = write(&self.dense)?;
+            let Dense { mlp, adam } = &mut *dense;
+            adam.step(mlp, &grads.mlp);
+        }
+        let step = self.step.fetch_add(1, Ordering::AcqRel) + 1;
+        self.scatter(&rows, &slots, step)?;
         bump(&self.stats.train_steps, 1);
         bump(&self.stats.samples_trained, batch.len as u64);
-        log::trace!("step {} trained {} samples", self.step, batch.len);
-        Ok(StepReport { step: self.step, samples: batch.len, loss_sum: grads.loss_sum })
+        log::trace!("step {step} trained {} samples", batch.len);
+        Ok(StepReport { step, samples: batch.len, loss_sum: grads.loss_sum })
     }
 
     /// Click probabilities of every sample of `batch`. Ids never trained read as zero
-    /// vectors; nothing is created or written.
+    /// vectors; nothing is created or written. Safe to call from many threads at once, also
+    /// while another thread trains (a prediction then sees each row and the MLP either before
+    /// or after a concurrent step).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for a malformed batch; store read errors.
-    pub fn predict(&mut self, batch: &Batch) -> Result<Vec<f32>> {
+    pub fn predict(&self, batch: &Batch) -> Result<Vec<f32>> {
         Ok(self.predict_logits(batch)?.into_iter().map(mlp::sigmoid).collect())
     }
 
@@ -407,121 +446,198 @@ impl Engine {
     /// # Errors
     ///
     /// As [`Engine::predict`].
-    pub fn predict_logits(&mut self, batch: &Batch) -> Result<Vec<f32>> {
-        if let Some(reason) = &self.poisoned {
-            return Err(Error::Poisoned(reason.clone()));
-        }
+    pub fn predict_logits(&self, batch: &Batch) -> Result<Vec<f32>> {
+        self.check_poisoned()?;
         batch.validate(&self.schema, false)?;
-        let (rows, _) = self.gather(batch, false)?;
-        let (schema, mlp) = (&self.schema, &self.mlp);
-        Ok(self.pool.install(|| train::predict(schema, mlp, &rows, batch)))
+        let (rows, _) = self.gather(batch, None)?;
+        let dense = read(&self.dense)?;
+        let schema = &self.schema;
+        Ok(self.pool.install(|| train::predict(schema, &dense.mlp, &rows, batch)))
+    }
+
+    /// The weights of one trained row of group index `group`, or `None` for an id never
+    /// trained. Reads the RAM tier first, then the store; creates nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a group index out of range; store and corruption errors.
+    pub fn row(&self, group: usize, id: EmbeddingId) -> Result<Option<Vec<f32>>> {
+        self.check_poisoned()?;
+        let Some(spec) = self.schema.groups.get(group) else {
+            return Err(Error::InvalidArgument(format!(
+                "group index {group} out of range (the schema has {})",
+                self.schema.groups.len()
+            )));
+        };
+        {
+            let mut cache = lock(&self.cache, "cache")?;
+            if let Some(slot) = cache.lru.get(group, id) {
+                return Ok(Some(cache.lru.values(slot)[..spec.dim].to_vec()));
+            }
+            self.flush_evictions(&mut cache)?;
+        }
+        let kind = self.schema.group_optimizer(group).kind;
+        let mut values = vec![0f32; spec.dim + kind.state_len()];
+        let mut found = false;
+        self.store.multi_get(group, &[id], &mut |_, bytes| {
+            decode_row(bytes, kind.tag(), &mut values, &spec.name, id)?;
+            found = true;
+            Ok(())
+        })?;
+        values.truncate(spec.dim);
+        Ok(found.then_some(values))
     }
 
     /// Makes the current state durable and consistent: every dirty row, the MLP and its Adam
     /// state and the step are written atomically, then a point-in-time copy is taken under
-    /// `checkpoints/`. Returns the step.
+    /// `checkpoints/`. Returns the step. Waits for a training step in progress.
     ///
     /// # Errors
     ///
     /// Read-only or poisoned engine; I/O and store errors (the engine is then poisoned).
-    pub fn checkpoint(&mut self) -> Result<u64> {
+    pub fn checkpoint(&self) -> Result<u64> {
+        let _trainer = lock(&self.trainer, "trainer")?;
         self.check_writable()?;
         let started = Instant::now();
-        let mut set = WriteSet::new();
-        self.cache.drain_dirty(&mut set);
-        let rows = set.row_count();
-        set.put_meta(store::META_DENSE, self.encode_dense());
-        set.put_meta(store::META_STEP, self.step.to_le_bytes().to_vec());
-        self.write(&set, true)?;
+        let step = self.step();
+        let rows = {
+            // IMPORTANT: the rows drained here are marked clean; they must reach the store
+            // before the cache lock is released, or a prediction could read them stale.
+            let mut cache = lock(&self.cache, "cache")?;
+            let mut set = WriteSet::new();
+            cache.lru.drain_dirty(&mut set);
+            set.put_meta(store::META_DENSE, self.encode_dense()?);
+            set.put_meta(store::META_STEP, step.to_le_bytes().to_vec());
+            self.write(&set, true)?;
+            cache.generation += 1;
+            set.row_count()
+        };
         // IMPORTANT: rows written back with the WAL off since the last checkpoint must be on
         // disk before the store may say `clean`; otherwise a crash in between would leave a
         // store that claims to be complete and is not.
-        if self.state_dirty {
-            self.store.flush().inspect_err(|e| self.poisoned = Some(e.to_string()))?;
+        if self.state_dirty.load(Ordering::Acquire) {
+            self.store.flush().inspect_err(|e| self.poison(e))?;
         }
         let mut clean = WriteSet::new();
         clean.put_meta(store::META_STATE, b"clean".to_vec());
         self.write(&clean, true)?;
-        self.state_dirty = false;
-        self.checkpoint_step = self.step;
-        if let Some(dir) = self.dir.clone() {
-            layout::take_snapshot(&dir, self.store.as_ref(), self.step, self.keep_checkpoints)
-                .inspect_err(|e| self.poisoned = Some(e.to_string()))?;
+        self.state_dirty.store(false, Ordering::Release);
+        self.checkpoint_step.store(step, Ordering::Release);
+        if let Some(dir) = &self.dir {
+            layout::take_snapshot(dir, self.store.as_ref(), step, self.keep_checkpoints)
+                .inspect_err(|e| self.poison(e))?;
         }
         log::info!(
-            "checkpoint at step {}: {rows} rows written in {:.3}s",
-            self.step,
+            "checkpoint at step {step}: {rows} rows written in {:.3}s",
             started.elapsed().as_secs_f64()
         );
-        Ok(self.step)
+        Ok(step)
+    }
+
+    fn check_poisoned(&self) -> Result<()> {
+        match &*lock(&self.poisoned, "poison flag")? {
+            Some(reason) => Err(Error::Poisoned(reason.clone())),
+            None => Ok(()),
+        }
     }
 
     fn check_writable(&self) -> Result<()> {
-        if let Some(reason) = &self.poisoned {
-            return Err(Error::Poisoned(reason.clone()));
-        }
+        self.check_poisoned()?;
         if self.read_only {
             return Err(Error::InvalidArgument("engine is open read-only".into()));
         }
         Ok(())
     }
 
-    /// Copies the rows of `batch` out of the cache, reading misses from the store. In training
-    /// mode every row is pinned and never-seen ids get their initial value; in prediction mode
-    /// never-seen ids read as zero and nothing is pinned.
-    fn gather(&mut self, batch: &Batch, train: bool) -> Result<(Vec<Gathered>, Vec<Vec<Slot>>)> {
+    fn poison(&self, e: &Error) {
+        log::error!("store write failed, engine poisoned: {e}");
+        if let Ok(mut p) = self.poisoned.lock() {
+            p.get_or_insert_with(|| e.to_string());
+        }
+    }
+
+    /// Copies the rows of `batch` out of the cache, reading misses from the store without
+    /// holding the cache lock. With a trainer (training mode) every row is pinned and
+    /// never-seen ids get their initial value (or are kept out by admission); without one
+    /// (prediction) never-seen ids read as zero and nothing is pinned.
+    fn gather(
+        &self,
+        batch: &Batch,
+        mut trainer: Option<&mut Trainer>,
+    ) -> Result<(Vec<Gathered>, Vec<Vec<Slot>>)> {
+        let train = trainer.is_some();
         let mut rows = self.dedup(batch);
-        let mut slots: Vec<Vec<Slot>> = rows.iter().map(|r| vec![0; r.ids.len()]).collect();
+        let mut slots: Vec<Vec<Slot>> =
+            rows.iter().map(|r| vec![NOT_ADMITTED; r.ids.len()]).collect();
         let mut misses: Vec<Vec<u32>> = vec![Vec::new(); rows.len()];
-        for (g, r) in rows.iter_mut().enumerate() {
-            for (i, &id) in r.ids.iter().enumerate() {
-                match self.cache.get(g, id) {
-                    Some(slot) => {
-                        let f = r.floats;
-                        r.values[i * f..(i + 1) * f].copy_from_slice(self.cache.values(slot));
-                        if train {
-                            self.cache.pin(slot);
-                            slots[g][i] = slot;
+        let generation = {
+            let mut cache = lock(&self.cache, "cache")?;
+            for (g, r) in rows.iter_mut().enumerate() {
+                for (i, &id) in r.ids.iter().enumerate() {
+                    match cache.lru.get(g, id) {
+                        Some(slot) => {
+                            let f = r.floats;
+                            r.values[i * f..(i + 1) * f].copy_from_slice(cache.lru.values(slot));
+                            if train {
+                                cache.lru.pin(slot);
+                                slots[g][i] = slot;
+                            }
                         }
+                        None => misses[g].push(i as u32),
                     }
-                    None => misses[g].push(i as u32),
                 }
             }
-        }
-        let miss_count: usize = misses.iter().map(Vec::len).sum();
-        bump(
-            &self.stats.cache_hits,
-            (rows.iter().map(|r| r.ids.len()).sum::<usize>() - miss_count) as u64,
-        );
-        bump(&self.stats.cache_misses, miss_count as u64);
+            let miss_count: usize = misses.iter().map(Vec::len).sum();
+            let lookups: usize = rows.iter().map(|r| r.ids.len()).sum();
+            bump(&self.stats.cache_hits, (lookups - miss_count) as u64);
+            bump(&self.stats.cache_misses, miss_count as u64);
+            // IMPORTANT: evicted dirty rows must reach the store before it is read, or a row
+            // evicted and needed again would come back stale.
+            if miss_count > 0 {
+                if let Err(e) = self.flush_evictions(&mut cache) {
+                    unpin_all(&mut cache.lru, &slots);
+                    return Err(e);
+                }
+            }
+            cache.generation
+        };
 
         let found = match self.read_misses(&mut rows, &misses) {
             Ok(found) => found,
             Err(e) => {
-                if train {
-                    for (g, miss) in misses.iter().enumerate() {
-                        (0..rows[g].ids.len())
-                            .filter(|i| !miss.contains(&(*i as u32)))
-                            .for_each(|i| self.cache.unpin(slots[g][i]));
-                    }
+                if let Ok(mut cache) = self.cache.lock() {
+                    unpin_all(&mut cache.lru, &slots);
                 }
                 return Err(e);
             }
         };
+
+        let mut cache = lock(&self.cache, "cache")?;
+        // A prediction may insert what it read only if no dirty row reached the store since
+        // it looked: otherwise its copy could be older than the store's.
+        let fresh = cache.generation == generation;
         for (g, miss) in misses.iter().enumerate() {
             let (dim, f) = (self.schema.groups[g].dim, rows[g].floats);
             for (k, &i) in miss.iter().enumerate() {
                 let i = i as usize;
                 let id = rows[g].ids[i];
-                let header = match found[g][k] {
-                    Some(header) => header,
-                    None if train => {
+                if let Some(slot) = cache.lru.get(g, id) {
+                    // Inserted by a prediction meanwhile: the cached copy is the current one.
+                    rows[g].values[i * f..(i + 1) * f].copy_from_slice(cache.lru.values(slot));
+                    if train {
+                        cache.lru.pin(slot);
+                        slots[g][i] = slot;
+                    }
+                    continue;
+                }
+                let header = match (found[g][k], trainer.as_deref_mut()) {
+                    (Some(header), _) => header,
+                    (None, Some(trainer)) => {
                         let seen = rows[g].occurrences[i];
-                        if let Some(admission) = &mut self.admission {
+                        if let Some(admission) = &mut trainer.admission {
                             if !admission.sight(g, id, seen) {
                                 // Reads as the zero vector; no row, no update.
                                 bump(&self.stats.not_admitted, u64::from(seen));
-                                slots[g][i] = NOT_ADMITTED;
                                 continue;
                             }
                         }
@@ -530,12 +646,15 @@ impl Engine {
                         bump(&self.stats.rows_created, 1);
                         RowHeader::default()
                     }
-                    None => continue,
+                    (None, None) => continue,
                 };
+                if !train && !fresh {
+                    continue;
+                }
                 let values = &rows[g].values[i * f..(i + 1) * f];
-                let slot = self.cache.insert(g, id, header, values, false, &self.stats);
+                let slot = cache.lru.insert(g, id, header, values, false, &self.stats);
                 if train {
-                    self.cache.pin(slot);
+                    cache.lru.pin(slot);
                     slots[g][i] = slot;
                 }
             }
@@ -574,16 +693,13 @@ impl Engine {
 
     /// Reads the missed rows of every group; returns, per miss, the header when found.
     fn read_misses(
-        &mut self,
+        &self,
         rows: &mut [Gathered],
         misses: &[Vec<u32>],
     ) -> Result<Vec<Vec<Option<RowHeader>>>> {
         if misses.iter().all(Vec::is_empty) {
             return Ok(vec![Vec::new(); rows.len()]);
         }
-        // IMPORTANT: evicted dirty rows must reach the store before it is read, or a row
-        // evicted and needed again would come back stale.
-        self.flush_evictions()?;
         let started = Instant::now();
         let mut found = Vec::with_capacity(rows.len());
         for (g, miss) in misses.iter().enumerate() {
@@ -593,14 +709,16 @@ impl Engine {
             let (f, tag) = (r.floats, self.schema.group_optimizer(g).kind.tag());
             let name = &self.schema.groups[g].name;
             let (mut n, mut bytes_read) = (0u64, 0u64);
-            self.store.multi_get(g, &ids, &mut |k, bytes| {
-                let i = miss[k] as usize;
-                let values = &mut r.values[i * f..(i + 1) * f];
-                headers[k] = Some(decode_row(bytes, tag, values, name, ids[k])?);
-                n += 1;
-                bytes_read += bytes.len() as u64;
-                Ok(())
-            })?;
+            if !ids.is_empty() {
+                self.store.multi_get(g, &ids, &mut |k, bytes| {
+                    let i = miss[k] as usize;
+                    let values = &mut r.values[i * f..(i + 1) * f];
+                    headers[k] = Some(decode_row(bytes, tag, values, name, ids[k])?);
+                    n += 1;
+                    bytes_read += bytes.len() as u64;
+                    Ok(())
+                })?;
+            }
             bump(&self.stats.rows_read, n);
             bump(&self.stats.bytes_read, bytes_read);
             found.push(headers);
@@ -609,50 +727,56 @@ impl Engine {
         Ok(found)
     }
 
-    /// Writes the updated rows back into the cache and releases their pins.
-    fn scatter(&mut self, rows: &[Gathered], slots: &[Vec<Slot>]) {
+    /// Writes the updated rows back into the cache, releases their pins, evicts to budget and
+    /// writes the evicted dirty rows.
+    fn scatter(&self, rows: &[Gathered], slots: &[Vec<Slot>], step: u64) -> Result<()> {
+        let mut cache = lock(&self.cache, "cache")?;
         for (g, r) in rows.iter().enumerate() {
             for (i, &slot) in slots[g].iter().enumerate() {
                 if slot == NOT_ADMITTED {
                     continue;
                 }
-                let mut header = self.cache.header(slot);
+                let mut header = cache.lru.header(slot);
                 header.seen_count = header.seen_count.saturating_add(r.occurrences[i]);
-                header.last_step = self.step;
-                self.cache.update(slot, &r.values[i * r.floats..(i + 1) * r.floats], header);
-                self.cache.unpin(slot);
+                header.last_step = step;
+                cache.lru.update(slot, &r.values[i * r.floats..(i + 1) * r.floats], header);
+                cache.lru.unpin(slot);
             }
         }
+        cache.lru.evict_to_budget(&self.stats);
+        self.flush_evictions(&mut cache)
     }
 
-    /// Writes the rows evicted dirty so far, marking the store as holding post-checkpoint
-    /// writes first (durably), so a crash from here on restores the checkpoint.
-    fn flush_evictions(&mut self) -> Result<()> {
-        if !self.cache.has_pending() {
+    /// Writes the rows evicted dirty so far (the caller holds the cache lock), marking the
+    /// store as holding post-checkpoint writes first (durably), so a crash from here on
+    /// restores the checkpoint.
+    fn flush_evictions(&self, cache: &mut CacheState) -> Result<()> {
+        if !cache.lru.has_pending() {
             return Ok(());
         }
-        let set = self.cache.take_pending();
+        let set = cache.lru.take_pending();
         self.mark_dirty()?;
         log::debug!("writing back {} evicted rows ({} bytes)", set.row_count(), set.row_bytes());
-        self.write(&set, false)
+        self.write(&set, false)?;
+        cache.generation += 1;
+        Ok(())
     }
 
     /// Durably records that the store is about to hold writes newer than its checkpoint.
-    fn mark_dirty(&mut self) -> Result<()> {
-        if !self.state_dirty {
+    fn mark_dirty(&self) -> Result<()> {
+        if !self.state_dirty.load(Ordering::Acquire) {
             let mut marker = WriteSet::new();
             marker.put_meta(store::META_STATE, b"dirty".to_vec());
             self.write(&marker, true)?;
-            self.state_dirty = true;
+            self.state_dirty.store(true, Ordering::Release);
         }
         Ok(())
     }
 
-    fn write(&mut self, set: &WriteSet, durable: bool) -> Result<()> {
+    fn write(&self, set: &WriteSet, durable: bool) -> Result<()> {
         let started = Instant::now();
         if let Err(e) = self.store.write(set, durable) {
-            log::error!("store write failed, engine poisoned: {e}");
-            self.poisoned = Some(e.to_string());
+            self.poison(&e);
             return Err(e);
         }
         bump(&self.stats.rows_written, set.row_count() as u64);
@@ -661,77 +785,105 @@ impl Engine {
         Ok(())
     }
 
-    fn write_initial_meta(&mut self) -> Result<()> {
+    fn write_initial_meta(&self) -> Result<()> {
         let mut set = WriteSet::new();
         set.put_meta(store::META_FORMAT_VERSION, store::FORMAT_VERSION.to_le_bytes().to_vec());
         set.put_meta(store::META_SCHEMA, self.schema.to_toml_string().into_bytes());
-        set.put_meta(store::META_DENSE, self.encode_dense());
+        set.put_meta(store::META_DENSE, self.encode_dense()?);
         set.put_meta(store::META_STEP, 0u64.to_le_bytes().to_vec());
         set.put_meta(store::META_STATE, b"clean".to_vec());
         self.write(&set, true)
     }
 
     /// `[u64 n][n f32 params][u64 adam t][u64 m][m f32 adam state]`, little-endian.
-    fn encode_dense(&self) -> Vec<u8> {
-        let params = self.mlp.params();
-        let (t, state) = self.adam.state();
+    fn encode_dense(&self) -> Result<Vec<u8>> {
+        let dense = read(&self.dense)?;
+        let params = dense.mlp.params();
+        let (t, state) = dense.adam.state();
         let mut out = Vec::with_capacity(24 + 4 * (params.len() + state.len()));
         out.extend_from_slice(&(params.len() as u64).to_le_bytes());
         params.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
         out.extend_from_slice(&t.to_le_bytes());
         out.extend_from_slice(&(state.len() as u64).to_le_bytes());
         state.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
-        out
+        Ok(out)
     }
 
-    fn load_dense(&mut self) -> Result<()> {
+    fn load_dense(&self) -> Result<()> {
         let corrupt =
             |reason: String| Error::Corruption { what: "dense parameters".into(), reason };
         let bytes = self.store.meta(store::META_DENSE)?.ok_or_else(|| corrupt("missing".into()))?;
         self.set_dense_record(&bytes)?;
-        self.step = read_step(self.store.as_ref())?;
-        self.checkpoint_step = self.step;
+        let step = read_step(self.store.as_ref())?;
+        self.step.store(step, Ordering::Release);
+        self.checkpoint_step.store(step, Ordering::Release);
         Ok(())
     }
 
     /// The dense parameters and Adam state as stored under `META_DENSE`.
-    pub(crate) fn dense_record(&self) -> Vec<u8> {
+    pub(crate) fn dense_record(&self) -> Result<Vec<u8>> {
         self.encode_dense()
     }
 
     /// Replaces the dense parameters and Adam state with a record from [`Engine::dense_record`].
-    pub(crate) fn set_dense_record(&mut self, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn set_dense_record(&self, bytes: &[u8]) -> Result<()> {
         let corrupt =
             |reason: String| Error::Corruption { what: "dense parameters".into(), reason };
-        let mut reader = LeReader { bytes: &bytes, at: 0 };
+        let mut reader = LeReader { bytes, at: 0 };
         let n = reader.u64().ok_or_else(|| corrupt("truncated".into()))? as usize;
         let params = reader.f32s(n).ok_or_else(|| corrupt("truncated params".into()))?;
         let t = reader.u64().ok_or_else(|| corrupt("truncated".into()))?;
         let m = reader.u64().ok_or_else(|| corrupt("truncated".into()))? as usize;
         let state = reader.f32s(m).ok_or_else(|| corrupt("truncated adam state".into()))?;
-        let mut mlp = self.mlp.clone();
+        let mut dense = write(&self.dense)?;
+        let mut mlp = dense.mlp.clone();
         mlp.set_params(&params).map_err(corrupt)?;
         let mut adam = Adam::new(&mlp, self.schema.mlp.lr);
         adam.set_state(t, &state).map_err(corrupt)?;
-        (self.mlp, self.adam) = (mlp, adam);
+        *dense = Dense { mlp, adam };
         Ok(())
     }
 
     /// Sets the step counter (import of a model trained elsewhere).
-    pub(crate) fn set_step(&mut self, step: u64) {
-        self.step = step;
+    pub(crate) fn set_step(&self, step: u64) {
+        self.step.store(step, Ordering::Release);
     }
 
     /// Writes encoded rows straight to the store (import), replacing any cached copies.
-    pub(crate) fn write_rows(&mut self, set: &WriteSet) -> Result<()> {
+    pub(crate) fn write_rows(&self, set: &WriteSet) -> Result<()> {
+        let _trainer = lock(&self.trainer, "trainer")?;
         self.check_writable()?;
+        let mut cache = lock(&self.cache, "cache")?;
         for (g, id, _) in set.rows() {
-            self.cache.remove(g, id);
+            cache.lru.remove(g, id);
         }
-        self.flush_evictions()?;
+        self.flush_evictions(&mut cache)?;
         self.mark_dirty()?;
-        self.write(set, false)
+        self.write(set, false)?;
+        cache.generation += 1;
+        Ok(())
     }
+}
+
+fn unpin_all(lru: &mut LruCache, slots: &[Vec<Slot>]) {
+    for &slot in slots.iter().flatten() {
+        if slot != NOT_ADMITTED {
+            lru.unpin(slot);
+        }
+    }
+}
+
+/// Locks a mutex; a poisoned lock (a panic while it was held) becomes an error.
+fn lock<'a, T>(m: &'a Mutex<T>, what: &str) -> Result<MutexGuard<'a, T>> {
+    m.lock().map_err(|_| Error::Poisoned(format!("{what} lock poisoned by a panic")))
+}
+
+fn read(m: &RwLock<Dense>) -> Result<std::sync::RwLockReadGuard<'_, Dense>> {
+    m.read().map_err(|_| Error::Poisoned("dense parameters lock poisoned by a panic".into()))
+}
+
+fn write(m: &RwLock<Dense>) -> Result<std::sync::RwLockWriteGuard<'_, Dense>> {
+    m.write().map_err(|_| Error::Poisoned("dense parameters lock poisoned by a panic".into()))
 }
 
 struct LeReader<'a> {

@@ -17,7 +17,7 @@
 //! let schema = Schema::from_toml_str(
 //!     "[[groups]]\nname = 'user'\nfields = ['C1', 'C2']\ndim = 8\npooling = 'mean'",
 //! )?;
-//! let mut engine = Engine::in_memory(&schema, EngineOptions::default())?;
+//! let engine = Engine::in_memory(&schema, EngineOptions::default())?;
 //! let id = gwen::hash_feature(schema.hash_seed, "C1", b"68fd1e64");
 //! let batch = Batch {
 //!     len: 2,

@@ -97,7 +97,7 @@ pub fn small_schema() -> Schema {
 }
 
 /// Predictions of every batch, concatenated.
-pub fn predict_all(engine: &mut gwen::Engine, batches: &[Batch]) -> Vec<f32> {
+pub fn predict_all(engine: &gwen::Engine, batches: &[Batch]) -> Vec<f32> {
     batches.iter().flat_map(|b| engine.predict(b).expect("predict")).collect()
 }
 

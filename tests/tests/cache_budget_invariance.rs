@@ -12,12 +12,12 @@ fn train_and_predict(cache_bytes: usize, threads: usize) -> (Vec<f32>, gwen::Sta
     let batches = read_batches(&data, &schema, 256);
     let (train, test) = batches.split_at(batches.len() - 4);
     let options = EngineOptions { cache_bytes, threads, ..EngineOptions::default() };
-    let mut engine = Engine::create(&dir.path().join("db"), &schema, options).expect("create");
+    let engine = Engine::create(&dir.path().join("db"), &schema, options).expect("create");
     for batch in train {
         engine.train_step(batch).expect("train");
     }
     let stats = engine.stats();
-    (predict_all(&mut engine, test), stats)
+    (predict_all(&engine, test), stats)
 }
 
 #[test]

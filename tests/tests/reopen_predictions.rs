@@ -14,22 +14,22 @@ fn predictions_survive_close_and_reopen_bit_for_bit() {
     let db = dir.path().join("db");
     let options = EngineOptions { threads: 2, ..EngineOptions::default() };
 
-    let mut engine = Engine::create(&db, &schema, options.clone()).expect("create");
+    let engine = Engine::create(&db, &schema, options.clone()).expect("create");
     for batch in train {
         engine.train_step(batch).expect("train");
     }
     let step = engine.checkpoint().expect("checkpoint");
     assert_eq!(step, 25);
-    let before = predict_all(&mut engine, test);
+    let before = predict_all(&engine, test);
     drop(engine);
 
-    let mut engine = Engine::open(&db, options.clone()).expect("reopen");
+    let engine = Engine::open(&db, options.clone()).expect("reopen");
     assert_eq!(engine.step(), 25);
-    let after = predict_all(&mut engine, test);
+    let after = predict_all(&engine, test);
     drop(engine);
     let read_only = EngineOptions { read_only: true, ..options };
-    let mut engine = Engine::open(&db, read_only).expect("reopen read-only");
-    let again = predict_all(&mut engine, test);
+    let engine = Engine::open(&db, read_only).expect("reopen read-only");
+    let again = predict_all(&engine, test);
     let bits = |v: &[f32]| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&before), bits(&after));
     assert_eq!(bits(&before), bits(&again));
@@ -42,8 +42,8 @@ fn prediction_never_creates_rows() {
     let data = synthetic_file(dir.path(), 400, 5);
     let schema = small_schema();
     let batches = read_batches(&data, &schema, 200);
-    let mut engine = Engine::in_memory(&schema, EngineOptions::default()).expect("engine");
-    let p = predict_all(&mut engine, &batches);
+    let engine = Engine::in_memory(&schema, EngineOptions::default()).expect("engine");
+    let p = predict_all(&engine, &batches);
     assert!(p.iter().all(|v| v.is_finite()));
     let stats = engine.stats();
     assert_eq!(stats.rows_created, 0);

@@ -11,7 +11,7 @@ fn loss_goes_down_and_holdout_auc_beats_chance() {
     let schema = small_schema();
     let batches = read_batches(&data, &schema, 256);
     let (train, test) = batches.split_at(batches.len() * 9 / 10);
-    let mut engine = Engine::in_memory(&schema, EngineOptions::default()).expect("engine");
+    let engine = Engine::in_memory(&schema, EngineOptions::default()).expect("engine");
     let mut losses = Vec::new();
     for batch in train {
         let r = engine.train_step(batch).expect("train");
@@ -33,7 +33,7 @@ fn loss_goes_down_and_holdout_auc_beats_chance() {
 #[test]
 fn malformed_batches_are_refused_and_change_nothing() {
     let schema = small_schema();
-    let mut engine = Engine::in_memory(&schema, EngineOptions::default()).expect("engine");
+    let engine = Engine::in_memory(&schema, EngineOptions::default()).expect("engine");
     let group = GroupIds { offsets: vec![0, 1], ids: vec![9] };
     let good = Batch {
         len: 1,
