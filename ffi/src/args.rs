@@ -220,21 +220,24 @@ mod tests {
 
     #[test]
     fn slices_reject_null_misaligned_and_huge() {
-        // SAFETY (all calls below): the pointers are either checked-invalid inputs that the
-        // helpers must reject before use, or point into live locals.
+        // SAFETY: a null pointer must be rejected before use.
         let null = unsafe { slice::<u32>(std::ptr::null(), 3, "ids") };
         assert_eq!(null.map(|_| ()), Err(FfiError::invalid("ids is null but its length is 3")));
+        // SAFETY: null is allowed for an empty slice.
         let empty = unsafe { slice::<u32>(std::ptr::null(), 0, "ids") };
         assert_eq!(empty.map(<[u32]>::len), Ok(0));
         let data = [0u64; 4];
         let misaligned = data.as_ptr().cast::<u8>().wrapping_add(1).cast::<u64>();
+        // SAFETY: a misaligned pointer must be rejected before use.
         let bad = unsafe { slice(misaligned, 1, "ids") };
         assert_eq!(bad.map_err(|e| e.status), Err(GwenStatus::GWEN_INVALID_ARGUMENT));
+        // SAFETY: an impossible length must be rejected before use.
         let huge = unsafe { slice(data.as_ptr(), usize::MAX / 2, "ids") };
         assert_eq!(
             huge.map_err(|e| e.message),
             Err("ids: length 9223372036854775807 is too large".into())
         );
+        // SAFETY: points to 4 live values.
         let ok = unsafe { slice(data.as_ptr(), 4, "ids") };
         assert_eq!(ok.map(<[u64]>::len), Ok(4));
     }

@@ -436,8 +436,9 @@ pub unsafe extern "C" fn gwen_engine_group_find(
 /// `engine` is a live handle; `batch` points to a `GwenBatch` whose pointers each hold as many
 /// values as their lengths say; `out_probs` is valid for writing `out_len` floats and not
 /// accessed by another thread during the call; `err_msg` as in `gwen_engine_open`.
-/// Thread-safe: any number of threads may predict on one handle while one trains and one
-/// checkpoints. NOTE: calls on one handle currently run one at a time.
+/// Thread-safe: any number of threads may predict on one handle at once, also while another
+/// trains or checkpoints (a prediction sees each row and the MLP before or after a
+/// concurrent step).
 #[no_mangle]
 pub unsafe extern "C" fn gwen_engine_predict(
     engine: *const GwenEngine,
@@ -508,8 +509,8 @@ pub unsafe extern "C" fn gwen_engine_train(
 
 /// Copies the weights of row `id` of group `group` into `out_weights[0 .. dim]`.
 ///
-/// NOTE: the row is read from the newest checkpoint, so updates since the last
-/// `gwen_engine_checkpoint` are not visible yet.
+/// The row is the live one: the RAM tier first, then the store, including updates not
+/// checkpointed yet. Nothing is created.
 ///
 /// # Errors
 ///
@@ -582,8 +583,7 @@ pub unsafe extern "C" fn gwen_engine_checkpoint(
 ///
 /// # Errors
 ///
-/// `GWEN_INVALID_ARGUMENT` for a null pointer; `GWEN_POISONED` after a panic inside the
-/// engine.
+/// `GWEN_INVALID_ARGUMENT` for a null pointer.
 ///
 /// # Safety
 ///
@@ -600,7 +600,7 @@ pub unsafe extern "C" fn gwen_engine_stats(
     guard(err_msg, || {
         // SAFETY: the pointers follow this function's contract.
         let (engine, out) = unsafe { (shared(engine)?, Out::new(out, "out")?) };
-        let p = engine.progress()?;
+        let p = engine.progress();
         let s = p.stats;
         out.write(GwenStats {
             step: p.step,

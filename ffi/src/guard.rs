@@ -39,8 +39,8 @@ impl ErrMsg {
 /// message (or null on success) goes to `err_msg`.
 ///
 /// `AssertUnwindSafe` is sound here: after a panic nothing the closure touched is used again
-/// except the engine lock, and a lock poisoned by the panic turns every later call on that
-/// engine into `GWEN_POISONED`.
+/// except the engine, whose locks turn poisoned by the panic and make every later call on it
+/// return `GWEN_POISONED`.
 pub(crate) fn guard(err_msg: ErrMsg, body: impl FnOnce() -> Result<(), FfiError>) -> GwenStatus {
     let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
         Err(FfiError {

@@ -45,7 +45,7 @@ pub enum GwenStatus {
 
 impl GwenStatus {
     /// Every status, in numeric order.
-    pub const ALL: [GwenStatus; 14] = [
+    pub(crate) const ALL: [GwenStatus; 14] = [
         GwenStatus::GWEN_OK,
         GwenStatus::GWEN_INVALID_ARGUMENT,
         GwenStatus::GWEN_NOT_FOUND,
@@ -63,7 +63,7 @@ impl GwenStatus {
     ];
 
     /// The constant's name as a NUL-terminated static string.
-    pub fn name(self) -> &'static CStr {
+    pub(crate) fn name(self) -> &'static CStr {
         match self {
             GwenStatus::GWEN_OK => c"GWEN_OK",
             GwenStatus::GWEN_INVALID_ARGUMENT => c"GWEN_INVALID_ARGUMENT",
