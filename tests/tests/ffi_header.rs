@@ -31,10 +31,8 @@ fn header_matches_the_rust_exports() {
             .output()
             .map(|d| String::from_utf8_lossy(&d.stdout).into_owned())
             .unwrap_or_default();
-        panic!(
-            "include/gwen.h is out of date with ffi/src: run `make header` and commit it\n{}\n{diff}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        panic!("include/gwen.h is out of date with ffi/src: run `make header`\n{stderr}\n{diff}");
     }
 }
 
