@@ -677,7 +677,7 @@ impl Engine {
     pub(crate) fn set_dense_record(&mut self, bytes: &[u8]) -> Result<()> {
         let corrupt =
             |reason: String| Error::Corruption { what: "dense parameters".into(), reason };
-        let mut reader = LeReader { bytes: &bytes, at: 0 };
+        let mut reader = LeReader { bytes, at: 0 };
         let n = reader.u64().ok_or_else(|| corrupt("truncated".into()))? as usize;
         let params = reader.f32s(n).ok_or_else(|| corrupt("truncated params".into()))?;
         let t = reader.u64().ok_or_else(|| corrupt("truncated".into()))?;

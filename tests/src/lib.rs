@@ -1,7 +1,9 @@
 //! Shared helpers of the integration tests: the `gwen` binary, data files, small batches.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::SystemTime;
 
 use gwen::input::criteo::{CriteoReader, Record};
 use gwen::{Batch, Schema};
@@ -98,4 +100,38 @@ pub fn small_schema() -> Schema {
 /// Predictions of every batch, concatenated.
 pub fn predict_all(engine: &mut gwen::Engine, batches: &[Batch]) -> Vec<f32> {
     batches.iter().flat_map(|b| engine.predict(b).expect("predict")).collect()
+}
+
+/// Checks that a failed run exited with code 2 and wrote one `gwen: error: ...` line to stderr,
+/// and returns that line.
+///
+/// # Panics
+///
+/// When it did not.
+pub fn one_error_line(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "exit code; stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("gwen: error: "), "{stderr}");
+    stderr
+}
+
+/// Names, sizes and modification times of every file under `dir` (empty when it is missing),
+/// to show that a command left a directory untouched.
+pub fn listing(dir: &Path) -> BTreeMap<String, (u64, SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries {
+            let entry = entry.expect("entry");
+            let meta = entry.metadata().expect("metadata");
+            let modified = meta.modified().expect("mtime");
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+            out.insert(entry.path().display().to_string(), (meta.len(), modified));
+        }
+    }
+    out
 }

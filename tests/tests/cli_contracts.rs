@@ -1,38 +1,10 @@
 //! CLI contracts found wanting in review: each test pins one behaviour and says what went
 //! wrong before.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use gwen_tests::{gwen, gwen_bin, gwen_ok, synthetic_file};
-
-fn one_error_line(out: &std::process::Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(2), "exit code; stderr: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.starts_with("gwen: error: "), "{stderr}");
-    stderr
-}
-
-/// Names, sizes and modification times of every file under `dir`.
-fn listing(dir: &Path) -> BTreeMap<String, (u64, std::time::SystemTime)> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir") {
-            let entry = entry.expect("entry");
-            let meta = entry.metadata().expect("metadata");
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else {
-                let modified = meta.modified().expect("mtime");
-                out.insert(entry.path().display().to_string(), (meta.len(), modified));
-            }
-        }
-    }
-    out
-}
+use gwen_tests::{gwen, gwen_bin, gwen_ok, listing, one_error_line, synthetic_file};
 
 /// Used to panic with "failed printing to stdout" when the reader of stdout went away.
 #[test]
@@ -123,7 +95,17 @@ fn train_without_schema_uses_the_stored_one() {
     let db_s = db.to_str().expect("utf-8");
     let grouped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/criteo_grouped.toml");
     let grouped_s = grouped.to_str().expect("utf-8");
-    gwen_ok(&["train", "--db", db_s, "--data", data_s, "--schema", grouped_s, "--max-lines", "300"]);
+    gwen_ok(&[
+        "train",
+        "--db",
+        db_s,
+        "--data",
+        data_s,
+        "--schema",
+        grouped_s,
+        "--max-lines",
+        "300",
+    ]);
     let out = gwen_ok(&["train", "--db", db_s, "--data", data_s, "--skip-lines", "300"]);
     assert!(out.contains("checkpoint at step 4"), "{out}");
 }
