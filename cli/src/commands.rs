@@ -138,7 +138,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     };
     let db = &args.engine.db;
     let is_new = std::fs::read_dir(db).map(|mut d| d.next().is_none()).unwrap_or(true);
-    let mut engine = match (&schema, is_new) {
+    let engine = match (&schema, is_new) {
         (Some(schema), _) => Engine::open_or_create(db, schema, options),
         (None, true) => Engine::create(db, &probe_schema, options),
         // No --schema on an existing database: train with the schema stored there.

@@ -267,7 +267,6 @@ impl Engine {
         options: &EngineOptions,
     ) -> Result<RocksStore> {
         let live = layout::store_dir(dir);
-        layout::remove_staging(dir)?;
         // Look read-only first: a directory that is not a gwen database is never written to.
         let probe = if live.is_dir() {
             live.clone()
@@ -285,6 +284,9 @@ impl Engine {
         };
         if live.is_dir() && !dirty {
             let store = RocksStore::open(&live, &options.rocks, OpenMode::ReadWrite)?;
+            // IMPORTANT: only with the write lock held: a running trainer's staging
+            // directories are its own.
+            layout::remove_staging(dir)?;
             if checkpoints.last().map(|(step, _)| *step) != Some(live_step) {
                 // The store was marked clean but its snapshot did not complete: finish it.
                 log::warn!("{}: completing the checkpoint of step {live_step}", dir.display());
@@ -296,6 +298,7 @@ impl Engine {
             // Taking the write lock first: a trainer still running keeps its store.
             drop(RocksStore::open(&live, &options.rocks, OpenMode::ReadWrite)?);
         }
+        layout::remove_staging(dir)?;
         let (step, newest) = checkpoints.last().ok_or_else(|| Error::Corruption {
             what: dir.display().to_string(),
             reason: "the store holds writes after its last checkpoint and no checkpoint exists"
@@ -820,12 +823,7 @@ impl Engine {
         Ok(())
     }
 
-    /// The dense parameters and Adam state as stored under `META_DENSE`.
-    pub(crate) fn dense_record(&self) -> Result<Vec<u8>> {
-        self.encode_dense()
-    }
-
-    /// Replaces the dense parameters and Adam state with a record from [`Engine::dense_record`].
+    /// Replaces the dense parameters and Adam state with a record as stored under `META_DENSE`.
     pub(crate) fn set_dense_record(&self, bytes: &[u8]) -> Result<()> {
         let corrupt =
             |reason: String| Error::Corruption { what: "dense parameters".into(), reason };

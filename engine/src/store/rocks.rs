@@ -293,11 +293,6 @@ impl RocksStore {
         Ok(())
     }
 
-    /// The directory of the store.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn error(&self, op: &'static str, source: rocksdb::Error) -> Error {
         Error::Store { op, path: self.path.clone(), source }
     }
