@@ -54,6 +54,24 @@ impl Default for EngineOptions {
     }
 }
 
+/// Rows of one future batch pinned in the RAM tier by [`Engine::prefetch`]. Pass it to
+/// [`Engine::train_prefetched`] (or [`Engine::release`]); dropping it instead leaves the rows
+/// pinned for the life of the engine.
+#[derive(Debug)]
+#[must_use = "prefetched rows stay pinned until trained or released"]
+pub struct Prefetched {
+    slots: Vec<Vec<Slot>>,
+    absent: Vec<Vec<EmbeddingId>>,
+    generation: u64,
+}
+
+impl Prefetched {
+    /// Rows loaded and pinned.
+    pub fn rows(&self) -> usize {
+        self.slots.iter().map(Vec::len).sum()
+    }
+}
+
 /// What one training step did.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepReport {
@@ -401,13 +419,128 @@ impl Engine {
     /// [`Error::InvalidArgument`] for a malformed batch (nothing is changed), a read-only
     /// engine, or a poisoned one; store errors (the engine is then poisoned).
     pub fn train_step(&self, batch: &Batch) -> Result<StepReport> {
+        self.train_step_with(batch, None)
+    }
+
+    /// Trains on a batch whose rows [`Engine::prefetch`] loaded, then releases them. The
+    /// result is the same as [`Engine::train_step`]; only the waiting differs.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::train_step`]; the prefetched rows are released in every case.
+    pub fn train_prefetched(&self, batch: &Batch, prefetched: Prefetched) -> Result<StepReport> {
+        let result = self.train_step_with(batch, Some(&prefetched));
+        self.release(prefetched)?;
+        result
+    }
+
+    /// Loads the rows of a future batch into the RAM tier (reading the store without blocking
+    /// training or predictions) and pins them there until the batch is trained with
+    /// [`Engine::train_prefetched`] or given back with [`Engine::release`]. Meant to run on
+    /// an I/O thread a few batches ahead of the trainer.
+    ///
+    /// # Errors
+    ///
+    /// Read-only or poisoned engine, a malformed batch, store errors (nothing stays pinned).
+    pub fn prefetch(&self, batch: &Batch) -> Result<Prefetched> {
+        self.check_writable()?;
+        batch.validate(&self.schema, false)?;
+        let started = Instant::now();
+        let mut rows = self.dedup(batch);
+        let mut prefetched = Prefetched {
+            slots: vec![Vec::new(); rows.len()],
+            absent: vec![Vec::new(); rows.len()],
+            generation: 0,
+        };
+        let mut misses: Vec<Vec<u32>> = vec![Vec::new(); rows.len()];
+        {
+            let mut cache = lock(&self.cache, "cache")?;
+            for (g, r) in rows.iter().enumerate() {
+                for (i, &id) in r.ids.iter().enumerate() {
+                    match cache.lru.get(g, id) {
+                        Some(slot) => {
+                            cache.lru.pin(slot);
+                            prefetched.slots[g].push(slot);
+                        }
+                        None => misses[g].push(i as u32),
+                    }
+                }
+            }
+            if let Err(e) = self.flush_evictions(&mut cache) {
+                unpin_all(&mut cache.lru, &prefetched.slots);
+                return Err(e);
+            }
+        }
+        let found = match self.read_misses(&mut rows, &misses) {
+            Ok(found) => found,
+            Err(e) => {
+                self.release(prefetched)?;
+                return Err(e);
+            }
+        };
+        let mut cache = lock(&self.cache, "cache")?;
+        for (g, miss) in misses.iter().enumerate() {
+            let f = rows[g].floats;
+            for (k, &i) in miss.iter().enumerate() {
+                let (i, id) = (i as usize, rows[g].ids[i as usize]);
+                let slot = match (cache.lru.get(g, id), found[g][k]) {
+                    (Some(slot), _) => slot,
+                    (None, Some(header)) => {
+                        let values = &rows[g].values[i * f..(i + 1) * f];
+                        cache.lru.insert(g, id, header, values, false, &self.stats)
+                    }
+                    (None, None) => {
+                        prefetched.absent[g].push(id);
+                        continue;
+                    }
+                };
+                cache.lru.pin(slot);
+                prefetched.slots[g].push(slot);
+            }
+            prefetched.absent[g].sort_unstable();
+        }
+        self.flush_evictions(&mut cache)?;
+        prefetched.generation = cache.generation;
+        bump(&self.stats.prefetches, 1);
+        bump(&self.stats.prefetch_ns, started.elapsed().as_nanos() as u64);
+        Ok(prefetched)
+    }
+
+    /// Gives back the pins of a prefetch whose batch will not be trained.
+    ///
+    /// # Errors
+    ///
+    /// A lock poisoned by a panic.
+    pub fn release(&self, prefetched: Prefetched) -> Result<()> {
+        let mut cache = lock(&self.cache, "cache")?;
+        unpin_all(&mut cache.lru, &prefetched.slots);
+        Ok(())
+    }
+
+    /// The most bytes of rows that training with `batch` samples per batch and `lookahead`
+    /// prefetched batches can pin at once: every id slot of every batch in flight, at the
+    /// widest row. A cache budget below this may not hold the window.
+    pub fn max_pinned_bytes(&self, batch: usize, lookahead: usize) -> usize {
+        let ids_per_sample: usize = self.schema.groups.iter().map(|g| g.fields.len()).sum();
+        let widest = (0..self.schema.groups.len())
+            .map(|g| {
+                let floats =
+                    self.schema.groups[g].dim + self.schema.group_optimizer(g).kind.state_len();
+                crate::store::record::record_len(floats) + crate::cache::ENTRY_OVERHEAD_BYTES
+            })
+            .max()
+            .unwrap_or(0);
+        (lookahead + 1).saturating_mul(batch).saturating_mul(ids_per_sample).saturating_mul(widest)
+    }
+
+    fn train_step_with(&self, batch: &Batch, hint: Option<&Prefetched>) -> Result<StepReport> {
         let mut trainer = lock(&self.trainer, "trainer")?;
         self.check_writable()?;
         batch.validate(&self.schema, true)?;
         if batch.len == 0 {
             return Ok(StepReport { step: self.step(), samples: 0, loss_sum: 0.0 });
         }
-        let (mut rows, slots) = self.gather(batch, Some(&mut trainer))?;
+        let (mut rows, slots) = self.gather(batch, Some(&mut trainer), hint)?;
         let schema = &self.schema;
         let grads = {
             let dense = read(&self.dense)?;
@@ -452,7 +585,7 @@ impl Engine {
     pub fn predict_logits(&self, batch: &Batch) -> Result<Vec<f32>> {
         self.check_poisoned()?;
         batch.validate(&self.schema, false)?;
-        let (rows, _) = self.gather(batch, None)?;
+        let (rows, _) = self.gather(batch, None, None)?;
         let dense = read(&self.dense)?;
         let schema = &self.schema;
         Ok(self.pool.install(|| train::predict(schema, &dense.mlp, &rows, batch)))
@@ -567,8 +700,10 @@ impl Engine {
         &self,
         batch: &Batch,
         mut trainer: Option<&mut Trainer>,
+        hint: Option<&Prefetched>,
     ) -> Result<(Vec<Gathered>, Vec<Vec<Slot>>)> {
         let train = trainer.is_some();
+        let started = Instant::now();
         let mut rows = self.dedup(batch);
         let mut slots: Vec<Vec<Slot>> =
             rows.iter().map(|r| vec![NOT_ADMITTED; r.ids.len()]).collect();
@@ -604,8 +739,17 @@ impl Engine {
             }
             cache.generation
         };
+        // Ids the prefetcher found absent need no second read while nothing was written since.
+        let known_absent = |g: usize, id: EmbeddingId| {
+            hint.is_some_and(|h| h.generation == generation && h.absent[g].binary_search(&id).is_ok())
+        };
+        let to_read: Vec<Vec<u32>> = misses
+            .iter()
+            .enumerate()
+            .map(|(g, m)| m.iter().copied().filter(|&i| !known_absent(g, rows[g].ids[i as usize])).collect())
+            .collect();
 
-        let found = match self.read_misses(&mut rows, &misses) {
+        let found = match self.read_misses(&mut rows, &to_read) {
             Ok(found) => found,
             Err(e) => {
                 if let Ok(mut cache) = self.cache.lock() {
@@ -615,7 +759,28 @@ impl Engine {
             }
         };
 
+        // Per miss, the header read (or None); misses not read are absent.
+        let found: Vec<Vec<Option<RowHeader>>> = misses
+            .iter()
+            .enumerate()
+            .map(|(g, m)| {
+                let mut read = to_read[g].iter().zip(&found[g]).peekable();
+                m.iter()
+                    .map(|&i| match read.peek() {
+                        Some((&j, header)) if j == i => {
+                            let header = **header;
+                            read.next();
+                            header
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
         let mut cache = lock(&self.cache, "cache")?;
+        if train {
+            bump(&self.stats.train_wait_ns, started.elapsed().as_nanos() as u64);
+        }
         // A prediction may insert what it read only if no dirty row reached the store since
         // it looked: otherwise its copy could be older than the store's.
         let fresh = cache.generation == generation;
