@@ -61,8 +61,6 @@ impl Default for EngineOptions {
 #[must_use = "prefetched rows stay pinned until trained or released"]
 pub struct Prefetched {
     slots: Vec<Vec<Slot>>,
-    absent: Vec<Vec<EmbeddingId>>,
-    generation: u64,
 }
 
 impl Prefetched {
@@ -447,11 +445,7 @@ impl Engine {
         batch.validate(&self.schema, false)?;
         let started = Instant::now();
         let mut rows = self.dedup(batch);
-        let mut prefetched = Prefetched {
-            slots: vec![Vec::new(); rows.len()],
-            absent: vec![Vec::new(); rows.len()],
-            generation: 0,
-        };
+        let mut prefetched = Prefetched { slots: vec![Vec::new(); rows.len()] };
         let mut misses: Vec<Vec<u32>> = vec![Vec::new(); rows.len()];
         {
             let mut cache = lock(&self.cache, "cache")?;
@@ -466,6 +460,10 @@ impl Engine {
                     }
                 }
             }
+            let miss_count: usize = misses.iter().map(Vec::len).sum();
+            let lookups: usize = rows.iter().map(|r| r.ids.len()).sum();
+            bump(&self.stats.cache_hits, (lookups - miss_count) as u64);
+            bump(&self.stats.cache_misses, miss_count as u64);
             if let Err(e) = self.flush_evictions(&mut cache) {
                 unpin_all(&mut cache.lru, &prefetched.slots);
                 return Err(e);
@@ -489,18 +487,15 @@ impl Engine {
                         let values = &rows[g].values[i * f..(i + 1) * f];
                         cache.lru.insert(g, id, header, values, false, &self.stats)
                     }
-                    (None, None) => {
-                        prefetched.absent[g].push(id);
-                        continue;
-                    }
+                    // Never trained: the trainer creates it (a bloom filter answers its read).
+                    (None, None) => continue,
                 };
                 cache.lru.pin(slot);
                 prefetched.slots[g].push(slot);
             }
-            prefetched.absent[g].sort_unstable();
         }
+        // Write-back of rows these inserts evicted happens here, off the training thread.
         self.flush_evictions(&mut cache)?;
-        prefetched.generation = cache.generation;
         bump(&self.stats.prefetches, 1);
         bump(&self.stats.prefetch_ns, started.elapsed().as_nanos() as u64);
         Ok(prefetched)
@@ -521,16 +516,7 @@ impl Engine {
     /// prefetched batches can pin at once: every id slot of every batch in flight, at the
     /// widest row. A cache budget below this may not hold the window.
     pub fn max_pinned_bytes(&self, batch: usize, lookahead: usize) -> usize {
-        let ids_per_sample: usize = self.schema.groups.iter().map(|g| g.fields.len()).sum();
-        let widest = (0..self.schema.groups.len())
-            .map(|g| {
-                let floats =
-                    self.schema.groups[g].dim + self.schema.group_optimizer(g).kind.state_len();
-                crate::store::record::record_len(floats) + crate::cache::ENTRY_OVERHEAD_BYTES
-            })
-            .max()
-            .unwrap_or(0);
-        (lookahead + 1).saturating_mul(batch).saturating_mul(ids_per_sample).saturating_mul(widest)
+        max_pinned_bytes(&self.schema, batch, lookahead)
     }
 
     fn train_step_with(&self, batch: &Batch, hint: Option<&Prefetched>) -> Result<StepReport> {
@@ -558,7 +544,7 @@ impl Engine {
             adam.step(mlp, &grads.mlp);
         }
         let step = self.step.fetch_add(1, Ordering::AcqRel) + 1;
-        self.scatter(&rows, &slots, step)?;
+        self.scatter(&rows, &slots, step, hint.is_none())?;
         bump(&self.stats.train_steps, 1);
         bump(&self.stats.samples_trained, batch.len as u64);
         log::trace!("step {step} trained {} samples", batch.len);
@@ -703,7 +689,6 @@ impl Engine {
         hint: Option<&Prefetched>,
     ) -> Result<(Vec<Gathered>, Vec<Vec<Slot>>)> {
         let train = trainer.is_some();
-        let started = Instant::now();
         let mut rows = self.dedup(batch);
         let mut slots: Vec<Vec<Slot>> =
             rows.iter().map(|r| vec![NOT_ADMITTED; r.ids.len()]).collect();
@@ -727,29 +712,28 @@ impl Engine {
             }
             let miss_count: usize = misses.iter().map(Vec::len).sum();
             let lookups: usize = rows.iter().map(|r| r.ids.len()).sum();
-            bump(&self.stats.cache_hits, (lookups - miss_count) as u64);
-            bump(&self.stats.cache_misses, miss_count as u64);
+            if hint.is_none() {
+                // With a prefetch, its lookups were the ones that counted.
+                bump(&self.stats.cache_hits, (lookups - miss_count) as u64);
+                bump(&self.stats.cache_misses, miss_count as u64);
+            }
             // IMPORTANT: evicted dirty rows must reach the store before it is read, or a row
             // evicted and needed again would come back stale.
             if miss_count > 0 {
-                if let Err(e) = self.flush_evictions(&mut cache) {
+                let flush_started = Instant::now();
+                let flushed = self.flush_evictions(&mut cache);
+                if train {
+                    bump(&self.stats.train_wait_ns, flush_started.elapsed().as_nanos() as u64);
+                }
+                if let Err(e) = flushed {
                     unpin_all(&mut cache.lru, &slots);
                     return Err(e);
                 }
             }
             cache.generation
         };
-        // Ids the prefetcher found absent need no second read while nothing was written since.
-        let known_absent = |g: usize, id: EmbeddingId| {
-            hint.is_some_and(|h| h.generation == generation && h.absent[g].binary_search(&id).is_ok())
-        };
-        let to_read: Vec<Vec<u32>> = misses
-            .iter()
-            .enumerate()
-            .map(|(g, m)| m.iter().copied().filter(|&i| !known_absent(g, rows[g].ids[i as usize])).collect())
-            .collect();
-
-        let found = match self.read_misses(&mut rows, &to_read) {
+        let read_started = Instant::now();
+        let found = match self.read_misses(&mut rows, &misses) {
             Ok(found) => found,
             Err(e) => {
                 if let Ok(mut cache) = self.cache.lock() {
@@ -759,28 +743,10 @@ impl Engine {
             }
         };
 
-        // Per miss, the header read (or None); misses not read are absent.
-        let found: Vec<Vec<Option<RowHeader>>> = misses
-            .iter()
-            .enumerate()
-            .map(|(g, m)| {
-                let mut read = to_read[g].iter().zip(&found[g]).peekable();
-                m.iter()
-                    .map(|&i| match read.peek() {
-                        Some((&j, header)) if j == i => {
-                            let header = **header;
-                            read.next();
-                            header
-                        }
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .collect();
-        let mut cache = lock(&self.cache, "cache")?;
         if train {
-            bump(&self.stats.train_wait_ns, started.elapsed().as_nanos() as u64);
+            bump(&self.stats.train_wait_ns, read_started.elapsed().as_nanos() as u64);
         }
+        let mut cache = lock(&self.cache, "cache")?;
         // A prediction may insert what it read only if no dirty row reached the store since
         // it looked: otherwise its copy could be older than the store's.
         let fresh = cache.generation == generation;
@@ -895,9 +861,15 @@ impl Engine {
         Ok(found)
     }
 
-    /// Writes the updated rows back into the cache, releases their pins, evicts to budget and
-    /// writes the evicted dirty rows.
-    fn scatter(&self, rows: &[Gathered], slots: &[Vec<Slot>], step: u64) -> Result<()> {
+    /// Writes the updated rows back into the cache, releases their pins and, unless a
+    /// prefetcher does it, evicts to budget and writes the evicted dirty rows.
+    fn scatter(
+        &self,
+        rows: &[Gathered],
+        slots: &[Vec<Slot>],
+        step: u64,
+        evict: bool,
+    ) -> Result<()> {
         let mut cache = lock(&self.cache, "cache")?;
         for (g, r) in rows.iter().enumerate() {
             for (i, &slot) in slots[g].iter().enumerate() {
@@ -911,8 +883,15 @@ impl Engine {
                 cache.lru.unpin(slot);
             }
         }
+        if !evict {
+            // A prefetcher is running: its next inserts evict and write back, off this thread.
+            return Ok(());
+        }
         cache.lru.evict_to_budget(&self.stats);
-        self.flush_evictions(&mut cache)
+        let started = Instant::now();
+        let flushed = self.flush_evictions(&mut cache);
+        bump(&self.stats.train_wait_ns, started.elapsed().as_nanos() as u64);
+        flushed
     }
 
     /// Writes the rows evicted dirty so far (the caller holds the cache lock), marking the
@@ -1026,6 +1005,20 @@ impl Engine {
         cache.generation += 1;
         Ok(())
     }
+}
+
+/// The most bytes of rows that training `schema` with `batch` samples per batch and
+/// `lookahead` prefetched batches can pin at once (see [`Engine::max_pinned_bytes`]).
+pub fn max_pinned_bytes(schema: &Schema, batch: usize, lookahead: usize) -> usize {
+    let ids_per_sample: usize = schema.groups.iter().map(|g| g.fields.len()).sum();
+    let widest = (0..schema.groups.len())
+        .map(|g| {
+            let floats = schema.groups[g].dim + schema.group_optimizer(g).kind.state_len();
+            crate::store::record::record_len(floats) + crate::cache::ENTRY_OVERHEAD_BYTES
+        })
+        .max()
+        .unwrap_or(0);
+    (lookahead + 1).saturating_mul(batch).saturating_mul(ids_per_sample).saturating_mul(widest)
 }
 
 fn unpin_all(lru: &mut LruCache, slots: &[Vec<Slot>]) {
