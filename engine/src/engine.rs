@@ -447,7 +447,7 @@ impl Engine {
         let mut rows = self.dedup(batch);
         let mut prefetched = Prefetched { slots: vec![Vec::new(); rows.len()] };
         let mut misses: Vec<Vec<u32>> = vec![Vec::new(); rows.len()];
-        {
+        let generation = {
             let mut cache = lock(&self.cache, "cache")?;
             for (g, r) in rows.iter().enumerate() {
                 for (i, &id) in r.ids.iter().enumerate() {
@@ -468,7 +468,8 @@ impl Engine {
                 unpin_all(&mut cache.lru, &prefetched.slots);
                 return Err(e);
             }
-        }
+            cache.generation
+        };
         let found = match self.read_misses(&mut rows, &misses) {
             Ok(found) => found,
             Err(e) => {
@@ -477,18 +478,23 @@ impl Engine {
             }
         };
         let mut cache = lock(&self.cache, "cache")?;
+        // IMPORTANT: if a dirty row reached the store while we read, what we read may be older
+        // than it (the trainer may have read, updated and evicted the same row meanwhile); the
+        // trainer then reads those rows itself.
+        let fresh = cache.generation == generation;
         for (g, miss) in misses.iter().enumerate() {
             let f = rows[g].floats;
             for (k, &i) in miss.iter().enumerate() {
                 let (i, id) = (i as usize, rows[g].ids[i as usize]);
                 let slot = match (cache.lru.get(g, id), found[g][k]) {
                     (Some(slot), _) => slot,
-                    (None, Some(header)) => {
+                    (None, Some(header)) if fresh => {
                         let values = &rows[g].values[i * f..(i + 1) * f];
                         cache.lru.insert(g, id, header, values, false, &self.stats)
                     }
                     // Never trained: the trainer creates it (a bloom filter answers its read).
-                    (None, None) => continue,
+                    // Or read while the store changed: the trainer reads it again.
+                    (None, _) => continue,
                 };
                 cache.lru.pin(slot);
                 prefetched.slots[g].push(slot);
