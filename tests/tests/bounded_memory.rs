@@ -20,7 +20,8 @@ fn a_tiny_budget_holds_on_a_large_stream() {
     let db = dir.path().join("db");
     let args =
         ["train", "--db", db.to_str().expect("utf-8"), "--data", data.to_str().expect("utf-8")];
-    let out = gwen_ok(&[&args[..], &["--cache-mb", "2", "--lookahead", "2", "--batch", "64"]].concat());
+    let out =
+        gwen_ok(&[&args[..], &["--cache-mb", "2", "--lookahead", "2", "--batch", "64"]].concat());
     let resident_mib = field(&out, "cache:", "rows resident");
     let created = field(&out, "store:", "written (");
     let peak_mib = field(&out, "memory:", "peak RSS");
