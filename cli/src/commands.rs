@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use crossbeam_channel::bounded;
 use gwen::input::synth::{write_synthetic, SynthOptions};
-use gwen::{Engine, EngineOptions, EvalSummary, Evaluation, Schema, StatsSnapshot};
+use gwen::{
+    Batch, Engine, EngineOptions, EvalSummary, Evaluation, Prefetched, Schema, StatsSnapshot,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::logging;
@@ -60,6 +63,9 @@ pub struct TrainArgs {
     /// schema's `min_count`).
     #[arg(long)]
     min_count: Option<u32>,
+    /// Batches whose rows are read ahead of the trainer on an I/O thread (0 = none).
+    #[arg(long, default_value_t = 2)]
+    lookahead: usize,
     /// Checkpoints to keep (0 = all).
     #[arg(long, default_value_t = 2)]
     keep_checkpoints: usize,
@@ -131,6 +137,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     };
     let probe_schema = schema.clone().unwrap_or_else(Schema::criteo_default);
     drop(BatchStream::spawn(&args.data, &probe_schema, true)?);
+    check_lookahead(&probe_schema, args)?;
     let options = EngineOptions {
         min_count: args.min_count,
         keep_checkpoints: args.keep_checkpoints,
@@ -138,13 +145,14 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     };
     let db = &args.engine.db;
     let is_new = std::fs::read_dir(db).map(|mut d| d.next().is_none()).unwrap_or(true);
-    let mut engine = match (&schema, is_new) {
+    let engine = match (&schema, is_new) {
         (Some(schema), _) => Engine::open_or_create(db, schema, options),
         (None, true) => Engine::create(db, &probe_schema, options),
         // No --schema on an existing database: train with the schema stored there.
         (None, false) => Engine::open(db, options),
     }
     .with_context(|| format!("opening {}", db.display()))?;
+    check_lookahead(engine.schema(), args)?;
     log::info!(
         "training {} on {} for {} epoch(s), batch {}, cache {} MiB",
         args.engine.db.display(),
@@ -178,56 +186,159 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         total.samples as f64 / elapsed.max(1e-9)
     )?;
     print_cache_report(&stats, engine.cache_usage())?;
+    if let Some(peak) = peak_rss_bytes() {
+        say!(
+            "memory: peak RSS {:.1} MiB (cache budget {} MiB); trainer waited {:.0} ms on rows",
+            peak as f64 / (1 << 20) as f64,
+            args.engine.cache_mb,
+            stats.train_wait_ns as f64 / 1e6
+        )?;
+    }
+    Ok(())
+}
+
+/// The process's peak resident set size, from `/proc/self/status` (Linux).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Refuses a lookahead window whose pinned rows could exceed the cache budget.
+fn check_lookahead(schema: &Schema, args: &TrainArgs) -> anyhow::Result<()> {
+    let pinned = gwen::max_pinned_bytes(schema, args.data.batch, args.lookahead);
+    let budget = args.engine.cache_mb.saturating_mul(1 << 20);
+    anyhow::ensure!(
+        pinned <= budget,
+        "--lookahead {} with --batch {} may pin up to {:.1} MiB of rows, more than --cache-mb {}; \
+         lower --lookahead or --batch, or raise --cache-mb",
+        args.lookahead,
+        args.data.batch,
+        pinned as f64 / (1 << 20) as f64,
+        args.engine.cache_mb
+    );
     Ok(())
 }
 
 fn train_epoch(engine: &Engine, args: &TrainArgs, epoch: u32) -> anyhow::Result<ReadSummary> {
     let mut stream = BatchStream::spawn(&args.data, engine.schema(), true)?;
     let bar = progress_bar(args.data.max_lines, &format!("epoch {epoch}"));
-    let log_every = Duration::from_secs(args.log_every_s.max(1));
-    let (mut last_log, mut window_loss, mut window_n) = (Instant::now(), 0.0, 0u64);
-    let mut window_stats = engine.stats();
-    for batch in stream.by_ref() {
-        let batch = batch.map_err(|e| {
-            anyhow::anyhow!(
-                "{e:#}; training stopped, the database stays at its last checkpoint (step {})",
-                engine.checkpoint_step()
-            )
-        })?;
-        let report = engine.train_step(&batch)?;
-        window_loss += report.loss_sum;
-        window_n += report.samples as u64;
+    let mut progress = EpochProgress::new(engine, epoch, args.log_every_s);
+    let stopped = |e: anyhow::Error| {
+        anyhow::anyhow!(
+            "{e:#}; training stopped, the database stays at its last checkpoint (step {})",
+            engine.checkpoint_step()
+        )
+    };
+    let mut train = |batch: Batch, prefetched: Option<Prefetched>| -> anyhow::Result<()> {
+        let report = match prefetched {
+            Some(p) => engine.train_prefetched(&batch, p)?,
+            None => engine.train_step(&batch)?,
+        };
         bar.inc(report.samples as u64);
         if args.checkpoint_every > 0 && report.step % args.checkpoint_every == 0 {
             engine.checkpoint().context("periodic checkpoint")?;
         }
-        if last_log.elapsed() >= log_every {
-            let now = engine.stats();
-            let window = now.since(&window_stats);
-            let rate = window_n as f64 / last_log.elapsed().as_secs_f64();
-            let loss = window_loss / window_n.max(1) as f64;
-            bar.set_message(format!("loss {loss:.4}, hit rate {:.3}", window.hit_rate()));
-            log::info!(
-                "epoch {epoch} step {}: loss {loss:.4}, {rate:.0} samples/s, cache hit rate {:.3}",
-                report.step,
-                window.hit_rate()
-            );
-            (last_log, window_loss, window_n, window_stats) = (Instant::now(), 0.0, 0, now);
+        progress.record(engine, &report, &bar);
+        Ok(())
+    };
+    if args.lookahead == 0 {
+        for batch in stream.by_ref() {
+            train(batch.map_err(stopped)?, None)?;
         }
+    } else {
+        // The prefetch stage: an I/O thread loads and pins the rows of the next `lookahead`
+        // batches while the trainer works on the current one.
+        std::thread::scope(|scope| -> anyhow::Result<()> {
+            let (sender, receiver) =
+                bounded::<anyhow::Result<(Batch, Prefetched)>>(args.lookahead - 1);
+            let stream = &mut stream;
+            scope.spawn(move || {
+                for batch in stream.by_ref() {
+                    let item = batch.and_then(|b| Ok(engine.prefetch(&b).map(|p| (b, p))?));
+                    let failed = item.is_err();
+                    if let Err(unsent) = sender.send(item) {
+                        if let Ok((_, p)) = unsent.into_inner() {
+                            let _ = engine.release(p);
+                        }
+                        break;
+                    }
+                    if failed {
+                        break;
+                    }
+                }
+            });
+            for item in receiver {
+                let (batch, prefetched) = item.map_err(stopped)?;
+                train(batch, Some(prefetched))?;
+            }
+            Ok(())
+        })?;
     }
     bar.finish_and_clear();
     logging::set_progress(None);
     let summary = stream.finish()?;
-    if window_n > 0 {
-        log::info!(
-            "epoch {epoch} done at step {}: {} samples, loss {:.4} over the last {} samples",
-            engine.step(),
-            summary.samples,
-            window_loss / window_n as f64,
-            window_n
-        );
-    }
+    progress.finish(engine, &summary);
     Ok(summary)
+}
+
+/// Loss and speed of the samples since the last progress line.
+struct EpochProgress {
+    epoch: u32,
+    every: Duration,
+    last_log: Instant,
+    loss: f64,
+    samples: u64,
+    stats: StatsSnapshot,
+}
+
+impl EpochProgress {
+    fn new(engine: &Engine, epoch: u32, every_s: u64) -> Self {
+        EpochProgress {
+            epoch,
+            every: Duration::from_secs(every_s.max(1)),
+            last_log: Instant::now(),
+            loss: 0.0,
+            samples: 0,
+            stats: engine.stats(),
+        }
+    }
+
+    fn record(&mut self, engine: &Engine, report: &gwen::StepReport, bar: &ProgressBar) {
+        self.loss += report.loss_sum;
+        self.samples += report.samples as u64;
+        if self.last_log.elapsed() < self.every {
+            return;
+        }
+        let now = engine.stats();
+        let window = now.since(&self.stats);
+        let rate = self.samples as f64 / self.last_log.elapsed().as_secs_f64();
+        let loss = self.loss / self.samples.max(1) as f64;
+        bar.set_message(format!("loss {loss:.4}, hit rate {:.3}", window.hit_rate()));
+        log::info!(
+            "epoch {} step {}: loss {loss:.4}, {rate:.0} samples/s, cache hit rate {:.3}, \
+             trainer waited {:.0} ms on rows",
+            self.epoch,
+            report.step,
+            window.hit_rate(),
+            window.train_wait_ns as f64 / 1e6
+        );
+        (self.last_log, self.loss, self.samples, self.stats) = (Instant::now(), 0.0, 0, now);
+    }
+
+    fn finish(&self, engine: &Engine, summary: &ReadSummary) {
+        if self.samples > 0 {
+            log::info!(
+                "epoch {} done at step {}: {} samples, loss {:.4} over the last {} samples",
+                self.epoch,
+                engine.step(),
+                summary.samples,
+                self.loss / self.samples as f64,
+                self.samples
+            );
+        }
+    }
 }
 
 /// `gwen eval`.
@@ -345,6 +456,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         },
         schema: None,
         min_count: None,
+        lookahead: 2,
         keep_checkpoints: 2,
         epochs: 1,
         checkpoint_every: 0,

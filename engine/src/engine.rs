@@ -54,6 +54,22 @@ impl Default for EngineOptions {
     }
 }
 
+/// Rows of one future batch pinned in the RAM tier by [`Engine::prefetch`]. Pass it to
+/// [`Engine::train_prefetched`] (or [`Engine::release`]); dropping it instead leaves the rows
+/// pinned for the life of the engine.
+#[derive(Debug)]
+#[must_use = "prefetched rows stay pinned until trained or released"]
+pub struct Prefetched {
+    slots: Vec<Vec<Slot>>,
+}
+
+impl Prefetched {
+    /// Rows loaded and pinned.
+    pub fn rows(&self) -> usize {
+        self.slots.iter().map(Vec::len).sum()
+    }
+}
+
 /// What one training step did.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepReport {
@@ -267,7 +283,6 @@ impl Engine {
         options: &EngineOptions,
     ) -> Result<RocksStore> {
         let live = layout::store_dir(dir);
-        layout::remove_staging(dir)?;
         // Look read-only first: a directory that is not a gwen database is never written to.
         let probe = if live.is_dir() {
             live.clone()
@@ -285,6 +300,9 @@ impl Engine {
         };
         if live.is_dir() && !dirty {
             let store = RocksStore::open(&live, &options.rocks, OpenMode::ReadWrite)?;
+            // IMPORTANT: only with the write lock held: a running trainer's staging
+            // directories are its own.
+            layout::remove_staging(dir)?;
             if checkpoints.last().map(|(step, _)| *step) != Some(live_step) {
                 // The store was marked clean but its snapshot did not complete: finish it.
                 log::warn!("{}: completing the checkpoint of step {live_step}", dir.display());
@@ -296,6 +314,7 @@ impl Engine {
             // Taking the write lock first: a trainer still running keeps its store.
             drop(RocksStore::open(&live, &options.rocks, OpenMode::ReadWrite)?);
         }
+        layout::remove_staging(dir)?;
         let (step, newest) = checkpoints.last().ok_or_else(|| Error::Corruption {
             what: dir.display().to_string(),
             reason: "the store holds writes after its last checkpoint and no checkpoint exists"
@@ -398,13 +417,122 @@ impl Engine {
     /// [`Error::InvalidArgument`] for a malformed batch (nothing is changed), a read-only
     /// engine, or a poisoned one; store errors (the engine is then poisoned).
     pub fn train_step(&self, batch: &Batch) -> Result<StepReport> {
+        self.train_step_with(batch, None)
+    }
+
+    /// Trains on a batch whose rows [`Engine::prefetch`] loaded, then releases them. The
+    /// result is the same as [`Engine::train_step`]; only the waiting differs.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::train_step`]; the prefetched rows are released in every case.
+    pub fn train_prefetched(&self, batch: &Batch, prefetched: Prefetched) -> Result<StepReport> {
+        let result = self.train_step_with(batch, Some(&prefetched));
+        self.release(prefetched)?;
+        result
+    }
+
+    /// Loads the rows of a future batch into the RAM tier (reading the store without blocking
+    /// training or predictions) and pins them there until the batch is trained with
+    /// [`Engine::train_prefetched`] or given back with [`Engine::release`]. Meant to run on
+    /// an I/O thread a few batches ahead of the trainer.
+    ///
+    /// # Errors
+    ///
+    /// Read-only or poisoned engine, a malformed batch, store errors (nothing stays pinned).
+    pub fn prefetch(&self, batch: &Batch) -> Result<Prefetched> {
+        self.check_writable()?;
+        batch.validate(&self.schema, false)?;
+        let started = Instant::now();
+        let mut rows = self.dedup(batch);
+        let mut prefetched = Prefetched { slots: vec![Vec::new(); rows.len()] };
+        let mut misses: Vec<Vec<u32>> = vec![Vec::new(); rows.len()];
+        let generation = {
+            let mut cache = lock(&self.cache, "cache")?;
+            for (g, r) in rows.iter().enumerate() {
+                for (i, &id) in r.ids.iter().enumerate() {
+                    match cache.lru.get(g, id) {
+                        Some(slot) => {
+                            cache.lru.pin(slot);
+                            prefetched.slots[g].push(slot);
+                        }
+                        None => misses[g].push(i as u32),
+                    }
+                }
+            }
+            let miss_count: usize = misses.iter().map(Vec::len).sum();
+            let lookups: usize = rows.iter().map(|r| r.ids.len()).sum();
+            bump(&self.stats.cache_hits, (lookups - miss_count) as u64);
+            bump(&self.stats.cache_misses, miss_count as u64);
+            if let Err(e) = self.flush_evictions(&mut cache) {
+                unpin_all(&mut cache.lru, &prefetched.slots);
+                return Err(e);
+            }
+            cache.generation
+        };
+        let found = match self.read_misses(&mut rows, &misses) {
+            Ok(found) => found,
+            Err(e) => {
+                self.release(prefetched)?;
+                return Err(e);
+            }
+        };
+        let mut cache = lock(&self.cache, "cache")?;
+        // IMPORTANT: if a dirty row reached the store while we read, what we read may be older
+        // than it (the trainer may have read, updated and evicted the same row meanwhile); the
+        // trainer then reads those rows itself.
+        let fresh = cache.generation == generation;
+        for (g, miss) in misses.iter().enumerate() {
+            let f = rows[g].floats;
+            for (k, &i) in miss.iter().enumerate() {
+                let (i, id) = (i as usize, rows[g].ids[i as usize]);
+                let slot = match (cache.lru.get(g, id), found[g][k]) {
+                    (Some(slot), _) => slot,
+                    (None, Some(header)) if fresh => {
+                        let values = &rows[g].values[i * f..(i + 1) * f];
+                        cache.lru.insert(g, id, header, values, false, &self.stats)
+                    }
+                    // Never trained: the trainer creates it (a bloom filter answers its read).
+                    // Or read while the store changed: the trainer reads it again.
+                    (None, _) => continue,
+                };
+                cache.lru.pin(slot);
+                prefetched.slots[g].push(slot);
+            }
+        }
+        // Write-back of rows these inserts evicted happens here, off the training thread.
+        self.flush_evictions(&mut cache)?;
+        bump(&self.stats.prefetches, 1);
+        bump(&self.stats.prefetch_ns, started.elapsed().as_nanos() as u64);
+        Ok(prefetched)
+    }
+
+    /// Gives back the pins of a prefetch whose batch will not be trained.
+    ///
+    /// # Errors
+    ///
+    /// A lock poisoned by a panic.
+    pub fn release(&self, prefetched: Prefetched) -> Result<()> {
+        let mut cache = lock(&self.cache, "cache")?;
+        unpin_all(&mut cache.lru, &prefetched.slots);
+        Ok(())
+    }
+
+    /// The most bytes of rows that training with `batch` samples per batch and `lookahead`
+    /// prefetched batches can pin at once: every id slot of every batch in flight, at the
+    /// widest row. A cache budget below this may not hold the window.
+    pub fn max_pinned_bytes(&self, batch: usize, lookahead: usize) -> usize {
+        max_pinned_bytes(&self.schema, batch, lookahead)
+    }
+
+    fn train_step_with(&self, batch: &Batch, hint: Option<&Prefetched>) -> Result<StepReport> {
         let mut trainer = lock(&self.trainer, "trainer")?;
         self.check_writable()?;
         batch.validate(&self.schema, true)?;
         if batch.len == 0 {
             return Ok(StepReport { step: self.step(), samples: 0, loss_sum: 0.0 });
         }
-        let (mut rows, slots) = self.gather(batch, Some(&mut trainer))?;
+        let (mut rows, slots) = self.gather(batch, Some(&mut trainer), hint)?;
         let schema = &self.schema;
         let grads = {
             let dense = read(&self.dense)?;
@@ -422,7 +550,7 @@ impl Engine {
             adam.step(mlp, &grads.mlp);
         }
         let step = self.step.fetch_add(1, Ordering::AcqRel) + 1;
-        self.scatter(&rows, &slots, step)?;
+        self.scatter(&rows, &slots, step, hint.is_none())?;
         bump(&self.stats.train_steps, 1);
         bump(&self.stats.samples_trained, batch.len as u64);
         log::trace!("step {step} trained {} samples", batch.len);
@@ -449,7 +577,7 @@ impl Engine {
     pub fn predict_logits(&self, batch: &Batch) -> Result<Vec<f32>> {
         self.check_poisoned()?;
         batch.validate(&self.schema, false)?;
-        let (rows, _) = self.gather(batch, None)?;
+        let (rows, _) = self.gather(batch, None, None)?;
         let dense = read(&self.dense)?;
         let schema = &self.schema;
         Ok(self.pool.install(|| train::predict(schema, &dense.mlp, &rows, batch)))
@@ -564,6 +692,7 @@ impl Engine {
         &self,
         batch: &Batch,
         mut trainer: Option<&mut Trainer>,
+        hint: Option<&Prefetched>,
     ) -> Result<(Vec<Gathered>, Vec<Vec<Slot>>)> {
         let train = trainer.is_some();
         let mut rows = self.dedup(batch);
@@ -589,19 +718,27 @@ impl Engine {
             }
             let miss_count: usize = misses.iter().map(Vec::len).sum();
             let lookups: usize = rows.iter().map(|r| r.ids.len()).sum();
-            bump(&self.stats.cache_hits, (lookups - miss_count) as u64);
-            bump(&self.stats.cache_misses, miss_count as u64);
+            if hint.is_none() {
+                // With a prefetch, its lookups were the ones that counted.
+                bump(&self.stats.cache_hits, (lookups - miss_count) as u64);
+                bump(&self.stats.cache_misses, miss_count as u64);
+            }
             // IMPORTANT: evicted dirty rows must reach the store before it is read, or a row
             // evicted and needed again would come back stale.
             if miss_count > 0 {
-                if let Err(e) = self.flush_evictions(&mut cache) {
+                let flush_started = Instant::now();
+                let flushed = self.flush_evictions(&mut cache);
+                if train {
+                    bump(&self.stats.train_wait_ns, flush_started.elapsed().as_nanos() as u64);
+                }
+                if let Err(e) = flushed {
                     unpin_all(&mut cache.lru, &slots);
                     return Err(e);
                 }
             }
             cache.generation
         };
-
+        let read_started = Instant::now();
         let found = match self.read_misses(&mut rows, &misses) {
             Ok(found) => found,
             Err(e) => {
@@ -612,6 +749,9 @@ impl Engine {
             }
         };
 
+        if train {
+            bump(&self.stats.train_wait_ns, read_started.elapsed().as_nanos() as u64);
+        }
         let mut cache = lock(&self.cache, "cache")?;
         // A prediction may insert what it read only if no dirty row reached the store since
         // it looked: otherwise its copy could be older than the store's.
@@ -727,9 +867,15 @@ impl Engine {
         Ok(found)
     }
 
-    /// Writes the updated rows back into the cache, releases their pins, evicts to budget and
-    /// writes the evicted dirty rows.
-    fn scatter(&self, rows: &[Gathered], slots: &[Vec<Slot>], step: u64) -> Result<()> {
+    /// Writes the updated rows back into the cache, releases their pins and, unless a
+    /// prefetcher does it, evicts to budget and writes the evicted dirty rows.
+    fn scatter(
+        &self,
+        rows: &[Gathered],
+        slots: &[Vec<Slot>],
+        step: u64,
+        evict: bool,
+    ) -> Result<()> {
         let mut cache = lock(&self.cache, "cache")?;
         for (g, r) in rows.iter().enumerate() {
             for (i, &slot) in slots[g].iter().enumerate() {
@@ -743,8 +889,15 @@ impl Engine {
                 cache.lru.unpin(slot);
             }
         }
+        if !evict {
+            // A prefetcher is running: its next inserts evict and write back, off this thread.
+            return Ok(());
+        }
         cache.lru.evict_to_budget(&self.stats);
-        self.flush_evictions(&mut cache)
+        let started = Instant::now();
+        let flushed = self.flush_evictions(&mut cache);
+        bump(&self.stats.train_wait_ns, started.elapsed().as_nanos() as u64);
+        flushed
     }
 
     /// Writes the rows evicted dirty so far (the caller holds the cache lock), marking the
@@ -820,12 +973,7 @@ impl Engine {
         Ok(())
     }
 
-    /// The dense parameters and Adam state as stored under `META_DENSE`.
-    pub(crate) fn dense_record(&self) -> Result<Vec<u8>> {
-        self.encode_dense()
-    }
-
-    /// Replaces the dense parameters and Adam state with a record from [`Engine::dense_record`].
+    /// Replaces the dense parameters and Adam state with a record as stored under `META_DENSE`.
     pub(crate) fn set_dense_record(&self, bytes: &[u8]) -> Result<()> {
         let corrupt =
             |reason: String| Error::Corruption { what: "dense parameters".into(), reason };
@@ -863,6 +1011,20 @@ impl Engine {
         cache.generation += 1;
         Ok(())
     }
+}
+
+/// The most bytes of rows that training `schema` with `batch` samples per batch and
+/// `lookahead` prefetched batches can pin at once (see [`Engine::max_pinned_bytes`]).
+pub fn max_pinned_bytes(schema: &Schema, batch: usize, lookahead: usize) -> usize {
+    let ids_per_sample: usize = schema.groups.iter().map(|g| g.fields.len()).sum();
+    let widest = (0..schema.groups.len())
+        .map(|g| {
+            let floats = schema.groups[g].dim + schema.group_optimizer(g).kind.state_len();
+            crate::store::record::record_len(floats) + crate::cache::ENTRY_OVERHEAD_BYTES
+        })
+        .max()
+        .unwrap_or(0);
+    (lookahead + 1).saturating_mul(batch).saturating_mul(ids_per_sample).saturating_mul(widest)
 }
 
 fn unpin_all(lru: &mut LruCache, slots: &[Vec<Slot>]) {

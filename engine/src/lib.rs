@@ -58,7 +58,7 @@ pub mod input {
 pub use admission::DEFAULT_SKETCH_WIDTH;
 pub use batch::{Batch, GroupIds};
 pub use cache::ENTRY_OVERHEAD_BYTES;
-pub use engine::{Engine, EngineOptions, StepReport};
+pub use engine::{max_pinned_bytes, Engine, EngineOptions, Prefetched, StepReport};
 pub use error::{Error, Result};
 pub use hash::{feature_id, field_seed, hash_feature, EmbeddingId};
 pub use metrics::{auc, EvalSummary, Evaluation};

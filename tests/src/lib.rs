@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::SystemTime;
 
 use gwen::input::criteo::{CriteoReader, Record};
 use gwen::{Batch, Schema};
@@ -101,9 +102,23 @@ pub fn predict_all(engine: &gwen::Engine, batches: &[Batch]) -> Vec<f32> {
     batches.iter().flat_map(|b| engine.predict(b).expect("predict")).collect()
 }
 
-/// Names, sizes and modification times of every file under `dir`, to show that a command
-/// changed nothing.
-pub fn listing(dir: &Path) -> BTreeMap<String, (u64, std::time::SystemTime)> {
+/// Checks that a failed run exited with code 2 and wrote one `gwen: error: ...` line to stderr,
+/// and returns that line.
+///
+/// # Panics
+///
+/// When it did not.
+pub fn one_error_line(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "exit code; stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("gwen: error: "), "{stderr}");
+    stderr
+}
+
+/// Names, sizes and modification times of every file under `dir` (empty when it is missing),
+/// to show that a command left a directory untouched.
+pub fn listing(dir: &Path) -> BTreeMap<String, (u64, SystemTime)> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -111,23 +126,12 @@ pub fn listing(dir: &Path) -> BTreeMap<String, (u64, std::time::SystemTime)> {
         for entry in entries {
             let entry = entry.expect("entry");
             let meta = entry.metadata().expect("metadata");
+            let modified = meta.modified().expect("mtime");
             if meta.is_dir() {
                 stack.push(entry.path());
-            } else {
-                let modified = meta.modified().expect("mtime");
-                out.insert(entry.path().display().to_string(), (meta.len(), modified));
             }
+            out.insert(entry.path().display().to_string(), (meta.len(), modified));
         }
     }
     out
-}
-
-/// Asserts a failed command: exit code 2 and exactly one `gwen: error:` line on stderr.
-/// Returns that line.
-pub fn one_error_line(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(2), "exit code; stderr: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.starts_with("gwen: error: "), "{stderr}");
-    stderr
 }

@@ -29,11 +29,13 @@ pub struct RocksOptions {
     pub block_cache_bytes: usize,
     /// Background flush and compaction threads.
     pub background_jobs: i32,
+    /// Memtable budget shared by all column families, in bytes.
+    pub memtable_bytes: usize,
 }
 
 impl Default for RocksOptions {
     fn default() -> Self {
-        RocksOptions { block_cache_bytes: 64 << 20, background_jobs: 2 }
+        RocksOptions { block_cache_bytes: 64 << 20, background_jobs: 2, memtable_bytes: 64 << 20 }
     }
 }
 
@@ -105,7 +107,7 @@ fn cf_options(cache: &Cache) -> Options {
     cf.set_block_based_table_factory(&table);
     cf.set_compression_type(DBCompressionType::None);
     cf.set_level_compaction_dynamic_level_bytes(true);
-    cf.set_write_buffer_size(64 << 20);
+    cf.set_write_buffer_size(16 << 20);
     cf
 }
 
@@ -128,6 +130,9 @@ impl RocksStore {
         let mut db_opts = Options::default();
         db_opts.set_max_background_jobs(options.background_jobs);
         db_opts.set_keep_log_file_num(4);
+        // NOTE: one memtable budget for all groups keeps RAM bounded however many groups there
+        // are (27 column families with a 16 MiB buffer each could hold 432 MiB otherwise).
+        db_opts.set_db_write_buffer_size(options.memtable_bytes);
 
         let names: Vec<String> = match mode {
             OpenMode::Create(groups) => {
@@ -291,11 +296,6 @@ impl RocksStore {
         }
         self.group_cfs = cfs;
         Ok(())
-    }
-
-    /// The directory of the store.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn error(&self, op: &'static str, source: rocksdb::Error) -> Error {
