@@ -29,6 +29,10 @@
 // Compare with `gwen_abi_version()` at startup to catch a header/library mismatch.
 #define GWEN_ABI_VERSION 1
 
+// Largest `GwenEngineOptions.threads` accepted: a garbage value must not spawn billions of
+// threads.
+#define GWEN_MAX_THREADS 1024
+
 // The result of every fallible call. `GWEN_OK` is 0; every other value is an error, and the
 // call's optional `err_msg` then holds a message. The numbers are stable across releases: new
 // codes are only ever appended.
@@ -104,7 +108,8 @@ typedef struct GwenEngine GwenEngine;
 typedef struct GwenEngineOptions {
     // Budget of the RAM row cache in bytes (default 1 GiB).
     uint64_t cache_bytes;
-    // Worker threads used inside one call; 0 means one per core (the default).
+    // Worker threads used inside one call; 0 means one per core (the default). At most
+    // `GWEN_MAX_THREADS`.
     uint32_t threads;
     // Open the newest checkpoint without writing anything: train and checkpoint are refused
     // (default false). Read-only engines may be open while a trainer process writes.
@@ -249,7 +254,8 @@ struct GwenEngineOptions gwen_engine_options_default(void);
 //
 // # Errors
 //
-// `GWEN_INVALID_ARGUMENT` (null `path` or `out_engine`, no database there, bad options),
+// `GWEN_INVALID_ARGUMENT` (null `path` or `out_engine`, no database there, more than
+// `GWEN_MAX_THREADS` threads),
 // `GWEN_LOCKED` (another process has it open for writing), `GWEN_CORRUPTION`, `GWEN_IO`,
 // `GWEN_STORE`. `*out_engine` is set only on success.
 //

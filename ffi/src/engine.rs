@@ -29,7 +29,8 @@ const _: () = {
 pub struct GwenEngineOptions {
     /// Budget of the RAM row cache in bytes (default 1 GiB).
     pub cache_bytes: u64,
-    /// Worker threads used inside one call; 0 means one per core (the default).
+    /// Worker threads used inside one call; 0 means one per core (the default). At most
+    /// `GWEN_MAX_THREADS`.
     pub threads: u32,
     /// Open the newest checkpoint without writing anything: train and checkpoint are refused
     /// (default false). Read-only engines may be open while a trainer process writes.
@@ -142,7 +143,17 @@ pub extern "C" fn gwen_engine_options_default() -> GwenEngineOptions {
     }
 }
 
+/// Largest `GwenEngineOptions.threads` accepted: a garbage value must not spawn billions of
+/// threads.
+pub const GWEN_MAX_THREADS: u32 = 1024;
+
 fn engine_options(options: &GwenEngineOptions) -> Result<EngineOptions, FfiError> {
+    if options.threads > GWEN_MAX_THREADS {
+        return Err(FfiError::invalid(format!(
+            "threads {} is more than {GWEN_MAX_THREADS}",
+            options.threads
+        )));
+    }
     let cache_bytes = usize::try_from(options.cache_bytes).map_err(|_| {
         FfiError::invalid(format!("cache_bytes {} does not fit this platform", options.cache_bytes))
     })?;
@@ -176,7 +187,8 @@ fn to_path(path: &CStr) -> Result<PathBuf, FfiError> {
 ///
 /// # Errors
 ///
-/// `GWEN_INVALID_ARGUMENT` (null `path` or `out_engine`, no database there, bad options),
+/// `GWEN_INVALID_ARGUMENT` (null `path` or `out_engine`, no database there, more than
+/// `GWEN_MAX_THREADS` threads),
 /// `GWEN_LOCKED` (another process has it open for writing), `GWEN_CORRUPTION`, `GWEN_IO`,
 /// `GWEN_STORE`. `*out_engine` is set only on success.
 ///

@@ -53,7 +53,7 @@ pub use engine::{
     gwen_engine_group_find, gwen_engine_group_name, gwen_engine_open, gwen_engine_options_default,
     gwen_engine_predict, gwen_engine_row, gwen_engine_schema, gwen_engine_stats, gwen_engine_train,
     GwenEngine, GwenEngineOptions, GwenGroupInfo, GwenPooling, GwenSchemaInfo, GwenStats,
-    GwenStepReport,
+    GwenStepReport, GWEN_MAX_THREADS,
 };
 pub use guard::gwen_string_free;
 pub use hash::{gwen_hash_feature, gwen_hash_feature_id, gwen_hash_field_seed};

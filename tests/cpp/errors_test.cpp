@@ -109,6 +109,11 @@ void open_errors(const std::string& db, const std::string& scratch) {
     expect_status("open empty store", GWEN_STORE, "No such file", [&](char** e) {
         return gwen_engine_open(hollow.c_str(), nullptr, &engine, e);
     });
+    GwenEngineOptions many = gwen_engine_options_default();
+    many.threads = GWEN_MAX_THREADS + 1;
+    expect_status("open with too many threads", GWEN_INVALID_ARGUMENT, "threads", [&](char** e) {
+        return gwen_engine_open(db.c_str(), &many, &engine, e);
+    });
     expect(engine == nullptr, "no handle after failed opens");
     // err_msg may be NULL.
     expect(gwen_engine_open(nullptr, nullptr, &engine, nullptr) == GWEN_INVALID_ARGUMENT,

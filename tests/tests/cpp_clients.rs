@@ -147,7 +147,10 @@ fn run(program: &Path, args: &[&str], valgrind: bool) -> String {
     } else {
         Command::new(program)
     };
-    let out = cmd.args(args).env("RUST_BACKTRACE", "1").output().expect("run C++ test program");
+    // cargo puts target/release (where `make ffi` leaves libgwen.so, possibly older than this
+    // build) on LD_LIBRARY_PATH, which the loader searches before the programs' RUNPATH.
+    cmd.env_remove("LD_LIBRARY_PATH").env("RUST_BACKTRACE", "1");
+    let out = cmd.args(args).output().expect("run C++ test program");
     let (stdout, stderr) =
         (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(
