@@ -10,7 +10,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use gwen_tests::{gwen_ok, shared_data, synthetic_file};
 
@@ -18,8 +17,9 @@ use gwen_tests::{gwen_ok, shared_data, synthetic_file};
 const TRAIN_LINES: usize = 9000;
 const HOLDOUT_LINES: usize = 1000;
 
-/// Everything built once and shared by the tests: the data, a database trained by the CLI
-/// and the compiled C++ programs.
+/// What the C++ programs run against: the data, a database trained by the CLI and the compiled
+/// programs, in a temporary directory removed when the fixture drops (also when a check
+/// panics).
 struct Fixture {
     _dir: tempfile::TempDir,
     root: PathBuf,
@@ -31,9 +31,8 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository root").to_path_buf()
 }
 
-fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
+impl Fixture {
+    fn new(programs: &[(&str, Link)]) -> Fixture {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().to_path_buf();
         let real = shared_data().join("criteo-dac/train_head10k.txt");
@@ -50,14 +49,11 @@ fn fixture() -> &'static Fixture {
             ["train", "--db", db_s, "--data", data_s, "--max-lines", &max, "--threads", "2"];
         gwen_ok(&train);
         link_libraries(&root);
-        for program in ["client_test", "stress_test", "errors_test", "bench"] {
-            compile(&root, program, Link::Shared);
-        }
-        for program in ["client_test", "errors_test"] {
-            compile(&root, program, Link::Static);
+        for &(program, link) in programs {
+            compile(&root, program, link);
         }
         Fixture { _dir: dir, root, data, db }
-    })
+    }
 }
 
 fn utf8(path: &Path) -> &str {
@@ -179,9 +175,25 @@ fn copy_db(fx: &Fixture, name: &str) -> PathBuf {
     to
 }
 
+/// One test drives every C++ program in turn on one fixture, so the database and the builds
+/// are made once and the temporary directory is removed at the end.
 #[test]
-fn cpp_client_predictions_match_gwen_predict() {
-    let fx = fixture();
+fn cpp_clients_against_shared_and_static_libraries() {
+    let fx = Fixture::new(&[
+        ("client_test", Link::Shared),
+        ("client_test", Link::Static),
+        ("errors_test", Link::Shared),
+        ("errors_test", Link::Static),
+        ("stress_test", Link::Shared),
+        ("bench", Link::Shared),
+    ]);
+    client_predictions_match_gwen_predict(&fx);
+    unlabeled_lines_match_gwen_predict(&fx);
+    stress_predict_while_training_and_checkpointing(&fx);
+    error_paths_return_their_status(&fx);
+}
+
+fn client_predictions_match_gwen_predict(fx: &Fixture) {
     let expected = fx.root.join("expected.txt");
     let (skip, count) = (TRAIN_LINES.to_string(), HOLDOUT_LINES.to_string());
     gwen_ok(&[
@@ -209,9 +221,7 @@ fn cpp_client_predictions_match_gwen_predict() {
     }
 }
 
-#[test]
-fn cpp_unlabeled_lines_match_gwen_predict() {
-    let fx = fixture();
+fn unlabeled_lines_match_gwen_predict(fx: &Fixture) {
     let data = shared_data().join("criteo-dac/test_head10k_unlabeled.txt");
     if !data.exists() {
         println!("skipped: {} is not present", data.display());
@@ -235,9 +245,7 @@ fn cpp_unlabeled_lines_match_gwen_predict() {
     assert!(out.contains("2000 predictions match"), "{out}");
 }
 
-#[test]
-fn cpp_stress_predict_while_training_and_checkpointing() {
-    let fx = fixture();
+fn stress_predict_while_training_and_checkpointing(fx: &Fixture) {
     let db = copy_db(fx, "stress-db");
     let program = binary(&fx.root, "stress_test", Link::Shared);
     let out = run(&program, &[utf8(&db), utf8(&fx.data), "3"], false);
@@ -245,9 +253,7 @@ fn cpp_stress_predict_while_training_and_checkpointing() {
     assert!(out.contains(" 0 errors, 0 non-finite"), "{out}");
 }
 
-#[test]
-fn cpp_error_paths_return_their_status() {
-    let fx = fixture();
+fn error_paths_return_their_status(fx: &Fixture) {
     for (i, (link, valgrind)) in
         [(Link::Shared, false), (Link::Static, false), (Link::Shared, true)].into_iter().enumerate()
     {
@@ -266,7 +272,7 @@ fn cpp_error_paths_return_their_status() {
 #[test]
 #[ignore = "benchmark: run on an idle machine"]
 fn cpp_predict_benchmark() {
-    let fx = fixture();
+    let fx = Fixture::new(&[("bench", Link::Shared)]);
     let program = binary(&fx.root, "bench", Link::Shared);
     let lines = TRAIN_LINES.to_string();
     for threads in ["1", "2"] {
