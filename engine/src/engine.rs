@@ -254,7 +254,9 @@ impl Engine {
                 what: dir.display().to_string(),
                 reason: "no checkpoint to read".into(),
             })?;
-            RocksStore::open(newest, &options.rocks, OpenMode::ReadOnly)?
+            let store = RocksStore::open(newest, &options.rocks, OpenMode::ReadOnly)?;
+            store.verify_checkpoint()?;
+            store
         } else {
             Engine::open_live(dir, &checkpoints, &options)?
         };
