@@ -741,12 +741,16 @@ impl Engine {
         };
         // Ids the prefetcher found absent need no second read while nothing was written since.
         let known_absent = |g: usize, id: EmbeddingId| {
-            hint.is_some_and(|h| h.generation == generation && h.absent[g].binary_search(&id).is_ok())
+            hint.is_some_and(|h| {
+                h.generation == generation && h.absent[g].binary_search(&id).is_ok()
+            })
         };
         let to_read: Vec<Vec<u32>> = misses
             .iter()
             .enumerate()
-            .map(|(g, m)| m.iter().copied().filter(|&i| !known_absent(g, rows[g].ids[i as usize])).collect())
+            .map(|(g, m)| {
+                m.iter().copied().filter(|&i| !known_absent(g, rows[g].ids[i as usize])).collect()
+            })
             .collect();
 
         let found = match self.read_misses(&mut rows, &to_read) {
@@ -891,7 +895,9 @@ impl Engine {
             bump(&self.stats.bytes_read, bytes_read);
             found.push(headers);
         }
-        bump(&self.stats.store_wait_ns, started.elapsed().as_nanos() as u64);
+        let elapsed = started.elapsed().as_nanos() as u64;
+        bump(&self.stats.store_wait_ns, elapsed);
+        bump(&self.stats.read_ns, elapsed);
         Ok(found)
     }
 
