@@ -269,9 +269,9 @@ fn parent(args: &BenchArgs, schema: &Schema, stream: StreamOptions) -> anyhow::R
         "--rows {rows_target} must be in 1000..={MAX_ROWS}"
     );
     // Fail on an unwritable output before spending minutes on the runs.
-    let mut out =
+    let out =
         File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let (dir, created) = work_dir(args.dir.as_deref())?;
+    let mut records = Records { out, path: args.out.clone(), all: Vec::new() };
 
     let started = Instant::now();
     let plan = stream::plan(stream, args.batch, rows_target, rows_target * MAX_SAMPLES_PER_ROW)
@@ -301,23 +301,42 @@ fn parent(args: &BenchArgs, schema: &Schema, stream: StreamOptions) -> anyhow::R
     };
     warn_about_memory(sizes.full_cache_bytes, args.configs.contains('a'));
 
-    let result = run_all(args, &dir, &sizes);
+    let (dir, created) = work_dir(args.dir.as_deref())?;
+    let result = run_all(args, &dir, &sizes, &mut records);
     let cleanup = if args.keep { Ok(()) } else { remove_work_dir(&dir, created) };
-    let records = result?;
+    result?;
     cleanup?;
-    for record in &records {
-        writeln!(out, "{record}").with_context(|| format!("writing {}", args.out.display()))?;
-    }
-    out.flush().with_context(|| format!("writing {}", args.out.display()))?;
-    print_summary(args, &sizes, &records, stream)?;
+    print_summary(args, &sizes, &records.all, stream)?;
     say!("records written to {}", args.out.display())?;
     Ok(())
 }
 
+/// The records so far; each is written to the output file as soon as it exists, so a run
+/// stopped part-way keeps what it measured.
+struct Records {
+    out: File,
+    path: PathBuf,
+    all: Vec<Value>,
+}
+
+impl Records {
+    fn push(&mut self, record: Value) -> anyhow::Result<()> {
+        writeln!(self.out, "{record}")
+            .and_then(|()| self.out.flush())
+            .with_context(|| format!("writing {}", self.path.display()))?;
+        self.all.push(record);
+        Ok(())
+    }
+}
+
 /// Runs the selected configurations in order, then the reopen; removes each database once
 /// nothing needs it (unless --keep), so the disk holds one or two at a time.
-fn run_all(args: &BenchArgs, dir: &Path, sizes: &Sizes) -> anyhow::Result<Vec<Value>> {
-    let mut records = Vec::new();
+fn run_all(
+    args: &BenchArgs,
+    dir: &Path,
+    sizes: &Sizes,
+    records: &mut Records,
+) -> anyhow::Result<()> {
     let mut reopened = false;
     for (letter, config) in [('a', Config::A), ('b', Config::B), ('c', Config::C)] {
         if !args.configs.contains(letter) {
@@ -328,14 +347,14 @@ fn run_all(args: &BenchArgs, dir: &Path, sizes: &Sizes) -> anyhow::Result<Vec<Va
             if config == Config::A { sizes.full_cache_bytes } else { sizes.small_cache_bytes };
         let record = run_child(args, config, &db, sizes, cache)?;
         check_rows(&record, sizes.plan.rows)?;
-        records.push(annotate(record, args, sizes));
+        records.push(annotate(record, args, sizes))?;
         if config == Config::C && args.configs.contains('d') {
             let record = run_child(args, Config::D, &db, sizes, sizes.small_cache_bytes)?;
-            records.push(annotate(record, args, sizes));
+            records.push(annotate(record, args, sizes))?;
         }
         if !reopened {
             let record = run_child(args, Config::Reopen, &db, sizes, sizes.small_cache_bytes)?;
-            records.push(annotate(record, args, sizes));
+            records.push(annotate(record, args, sizes))?;
             reopened = true;
         }
         if !args.keep {
@@ -346,12 +365,12 @@ fn run_all(args: &BenchArgs, dir: &Path, sizes: &Sizes) -> anyhow::Result<Vec<Va
         let db = dir.join("dw");
         std::fs::create_dir_all(&db).with_context(|| format!("creating {}", db.display()))?;
         let record = run_child(args, Config::Dw, &db, sizes, sizes.small_cache_bytes)?;
-        records.push(annotate(record, args, sizes));
+        records.push(annotate(record, args, sizes))?;
         if !args.keep {
             std::fs::remove_dir_all(&db).with_context(|| format!("removing {}", db.display()))?;
         }
     }
-    Ok(records)
+    Ok(())
 }
 
 /// Adds what every record shares: the stream and the row counts.
