@@ -865,7 +865,9 @@ impl Engine {
             bump(&self.stats.bytes_read, bytes_read);
             found.push(headers);
         }
-        bump(&self.stats.store_wait_ns, started.elapsed().as_nanos() as u64);
+        let elapsed = started.elapsed().as_nanos() as u64;
+        bump(&self.stats.store_wait_ns, elapsed);
+        bump(&self.stats.read_ns, elapsed);
         Ok(found)
     }
 
