@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod bench;
 mod commands;
 mod logging;
 mod pipeline;
@@ -49,6 +50,9 @@ enum Command {
     Export(transfer::ExportArgs),
     /// Read files written by `gwen export` into a database.
     Import(transfer::ImportArgs),
+    /// Measure training on a synthetic stream with every row cached, with a small cache
+    /// (with and without prefetch), and raw RocksDB reads; one JSON record per configuration.
+    Bench(bench::BenchArgs),
 }
 
 /// Which lines of the input file to use, shared by the commands that read data.
@@ -132,6 +136,7 @@ fn main() -> ExitCode {
         Command::Checkpoint(args) => admin::checkpoint(&args),
         Command::Export(args) => transfer::export(&args),
         Command::Import(args) => transfer::import(&args),
+        Command::Bench(args) => bench::bench(&args),
     };
     match result {
         Ok(()) => ExitCode::from(EXIT_OK),

@@ -18,6 +18,9 @@ use crate::store::{self, MemoryStore, OpenMode, RocksOptions, RocksStore, Store,
 use crate::train::mlp::{self, Adam, Mlp};
 use crate::train::{self, Gathered};
 
+/// Rows per write batch when a checkpoint writes the dirty rows.
+const CHECKPOINT_BATCH_ROWS: usize = 65_536;
+
 /// Slot marker of a row kept out by feature admission in the batch in flight.
 const NOT_ADMITTED: Slot = Slot::MAX;
 
@@ -254,7 +257,9 @@ impl Engine {
                 what: dir.display().to_string(),
                 reason: "no checkpoint to read".into(),
             })?;
-            RocksStore::open(newest, &options.rocks, OpenMode::ReadOnly)?
+            let store = RocksStore::open(newest, &options.rocks, OpenMode::ReadOnly)?;
+            store.verify_checkpoint()?;
+            store
         } else {
             Engine::open_live(dir, &checkpoints, &options)?
         };
@@ -632,13 +637,25 @@ impl Engine {
             // IMPORTANT: the rows drained here are marked clean; they must reach the store
             // before the cache lock is released, or a prediction could read them stale.
             let mut cache = lock(&self.cache, "cache")?;
-            let mut set = WriteSet::new();
-            cache.lru.drain_dirty(&mut set);
+            // Rows go in bounded write batches (RAM stays bounded however many rows are
+            // dirty); the store is marked dirty first, so a crash part-way restores the
+            // previous checkpoint.
+            let (mut cursor, mut rows, mut set) = (Some(0), 0, WriteSet::new());
+            while let Some(from) = cursor {
+                set.clear();
+                cursor = cache.lru.drain_dirty_from(from, CHECKPOINT_BATCH_ROWS, &mut set);
+                if set.row_count() > 0 {
+                    self.mark_dirty()?;
+                    self.write(&set, false)?;
+                    rows += set.row_count();
+                }
+            }
+            set.clear();
             set.put_meta(store::META_DENSE, self.encode_dense()?);
             set.put_meta(store::META_STEP, step.to_le_bytes().to_vec());
             self.write(&set, true)?;
             cache.generation += 1;
-            set.row_count()
+            rows
         };
         // IMPORTANT: rows written back with the WAL off since the last checkpoint must be on
         // disk before the store may say `clean`; otherwise a crash in between would leave a
@@ -799,6 +816,18 @@ impl Engine {
                 }
             }
         }
+        // IMPORTANT: the inserts above may have evicted dirty rows; they must reach the store
+        // before the lock is released. A row left only in the pending set would be a miss for
+        // the next reader, who would then read and cache the older copy in the store.
+        let flush_started = Instant::now();
+        let flushed = self.flush_evictions(&mut cache);
+        if train {
+            bump(&self.stats.train_wait_ns, flush_started.elapsed().as_nanos() as u64);
+        }
+        if let Err(e) = flushed {
+            unpin_all(&mut cache.lru, &slots);
+            return Err(e);
+        }
         Ok((rows, slots))
     }
 
@@ -863,7 +892,9 @@ impl Engine {
             bump(&self.stats.bytes_read, bytes_read);
             found.push(headers);
         }
-        bump(&self.stats.store_wait_ns, started.elapsed().as_nanos() as u64);
+        let elapsed = started.elapsed().as_nanos() as u64;
+        bump(&self.stats.store_wait_ns, elapsed);
+        bump(&self.stats.read_ns, elapsed);
         Ok(found)
     }
 

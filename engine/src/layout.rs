@@ -101,6 +101,7 @@ pub(crate) fn take_snapshot(db: &Path, store: &dyn Store, step: u64, keep: usize
     let staging = root.join(format!(".{name}.tmp"));
     remove_if_exists(&staging)?;
     store.snapshot_to(&staging)?;
+    write_file_list(&staging)?;
     let target = root.join(&name);
     remove_if_exists(&target)?;
     fs::rename(&staging, &target).map_err(|e| Error::io("rename", &staging, e))?;
@@ -131,6 +132,69 @@ pub(crate) fn remove_staging(db: &Path) -> Result<()> {
         if entry.file_name().to_string_lossy().starts_with('.') {
             remove_if_exists(&entry.path())?;
         }
+    }
+    Ok(())
+}
+
+/// The file in a checkpoint directory that lists its SST files with their sizes, so that a
+/// damaged RocksDB manifest (which RocksDB may read as a shorter, valid history) is caught.
+const FILE_LIST: &str = "GWEN-SST-FILES";
+
+fn sst_sizes(dir: &Path) -> Result<Vec<(String, u64)>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io("list", dir, e))? {
+        let entry = entry.map_err(|e| Error::io("list", dir, e))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.ends_with(".sst") {
+            let meta = entry.metadata().map_err(|e| Error::io("stat", entry.path(), e))?;
+            files.push((name, meta.len()));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn write_file_list(checkpoint: &Path) -> Result<()> {
+    let text: String =
+        sst_sizes(checkpoint)?.iter().map(|(name, len)| format!("{name} {len}\n")).collect();
+    let path = checkpoint.join(FILE_LIST);
+    let file = fs::File::create(&path).map_err(|e| Error::io("create", &path, e))?;
+    use std::io::Write as _;
+    let mut file = std::io::BufWriter::new(file);
+    file.write_all(text.as_bytes()).map_err(|e| Error::io("write", &path, e))?;
+    let file = file.into_inner().map_err(|e| Error::io("write", &path, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io("sync", &path, e))
+}
+
+/// Checks that RocksDB's view of a checkpoint (`live`: SST file names and sizes it opened)
+/// is every file the checkpoint was written with. Checkpoints older than the list pass.
+pub(crate) fn verify_checkpoint(checkpoint: &Path, live: &[(String, u64)]) -> Result<()> {
+    let path = checkpoint.join(FILE_LIST);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    let mut expected: Vec<(String, u64)> = text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, len)| (name.to_string(), len.parse().unwrap_or(u64::MAX)))
+        .collect();
+    expected.sort();
+    let mut live: Vec<(String, u64)> =
+        live.iter().map(|(n, l)| (n.trim_start_matches('/').to_string(), *l)).collect();
+    live.sort();
+    if expected != live {
+        let missing = expected.iter().filter(|f| !live.contains(f)).count();
+        return Err(Error::Corruption {
+            what: checkpoint.display().to_string(),
+            reason: format!(
+                "RocksDB opened {} SST files, the checkpoint was written with {} ({missing} \
+                 missing or changed): its manifest is damaged",
+                live.len(),
+                expected.len()
+            ),
+        });
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ pub struct Stats {
     pub(crate) train_steps: AtomicU64,
     pub(crate) samples_trained: AtomicU64,
     pub(crate) store_wait_ns: AtomicU64,
+    pub(crate) read_ns: AtomicU64,
     pub(crate) prefetch_ns: AtomicU64,
     pub(crate) prefetches: AtomicU64,
     pub(crate) train_wait_ns: AtomicU64,
@@ -44,6 +45,7 @@ impl Stats {
             train_steps: get(&self.train_steps),
             samples_trained: get(&self.samples_trained),
             store_wait_ns: get(&self.store_wait_ns),
+            read_ns: get(&self.read_ns),
             prefetch_ns: get(&self.prefetch_ns),
             prefetches: get(&self.prefetches),
             train_wait_ns: get(&self.train_wait_ns),
@@ -78,6 +80,9 @@ pub struct StatsSnapshot {
     pub samples_trained: u64,
     /// Nanoseconds spent waiting on store reads and writes.
     pub store_wait_ns: u64,
+    /// Nanoseconds spent reading missed rows from the store (part of `store_wait_ns`; on the
+    /// trainer's and the prefetcher's threads alike).
+    pub read_ns: u64,
     /// Nanoseconds spent prefetching (on the prefetch thread).
     pub prefetch_ns: u64,
     /// Batches prefetched.
@@ -112,6 +117,7 @@ impl StatsSnapshot {
             train_steps: self.train_steps - earlier.train_steps,
             samples_trained: self.samples_trained - earlier.samples_trained,
             store_wait_ns: self.store_wait_ns - earlier.store_wait_ns,
+            read_ns: self.read_ns - earlier.read_ns,
             prefetch_ns: self.prefetch_ns - earlier.prefetch_ns,
             prefetches: self.prefetches - earlier.prefetches,
             train_wait_ns: self.train_wait_ns - earlier.train_wait_ns,

@@ -123,6 +123,10 @@ pub struct GwenStats {
     pub samples_trained: u64,
     /// Nanoseconds spent waiting on store reads and writes.
     pub store_wait_ns: u64,
+    /// Nanoseconds spent reading missed rows from the store (part of `store_wait_ns`).
+    pub read_ns: u64,
+    /// Nanoseconds the trainer spent getting its rows (cache, store reads, write-back).
+    pub train_wait_ns: u64,
 }
 
 /// The engine's defaults: 1 GiB cache, one thread per core, read-write, 2 checkpoints kept,

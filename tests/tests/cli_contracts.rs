@@ -164,3 +164,28 @@ fn a_foreign_rocksdb_is_refused_untouched() {
 fn argument_errors_are_one_line() {
     one_error_line(&gwen(&["train", "--bogus"]));
 }
+
+/// A checkpoint whose RocksDB manifest was cut in half used to open as a valid, smaller
+/// history: eval reported a different AUC with exit 0. Now the file list written with the
+/// checkpoint catches it.
+#[test]
+fn a_truncated_checkpoint_manifest_is_corruption() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = synthetic_file(dir.path(), 3000, 9);
+    let (db, data_s) = (dir.path().join("db"), data.to_str().expect("utf-8"));
+    let db_s = db.to_str().expect("utf-8");
+    gwen_ok(&["train", "--db", db_s, "--data", data_s, "--checkpoint-every", "3"]);
+    let newest = gwen::admin::list_checkpoints(&db).expect("list").pop().expect("one");
+    for entry in std::fs::read_dir(&newest.path).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("MANIFEST-")) {
+            let len = std::fs::metadata(&path).expect("stat").len();
+            let file = std::fs::OpenOptions::new().write(true).open(&path).expect("open");
+            file.set_len(len / 2).expect("truncate");
+        }
+    }
+    let line = one_error_line(&gwen(&["eval", "--db", db_s, "--data", data_s]));
+    assert!(line.contains("orruption"), "{line}");
+    let line = one_error_line(&gwen(&["inspect", db_s]));
+    assert!(line.contains("orruption"), "{line}");
+}

@@ -42,6 +42,7 @@ pub(crate) fn open_view(dir: &Path) -> Result<View> {
         Error::InvalidArgument(format!("{} is not a gwen database (no checkpoint)", dir.display()))
     })?;
     let mut store = RocksStore::open(&path, &RocksOptions::default(), OpenMode::ReadOnly)?;
+    store.verify_checkpoint()?;
     let schema = read_schema(&store, dir)?;
     let names: Vec<String> = schema.groups.iter().map(|g| g.name.clone()).collect();
     store.bind_groups(&names)?;

@@ -246,12 +246,33 @@ impl LruCache {
     }
 
     /// Encodes every dirty row (pending evictions included) into `out` and marks them clean.
+    #[cfg(test)]
     pub fn drain_dirty(&mut self, out: &mut WriteSet) {
-        for (g, id, bytes) in self.pending.rows() {
-            out.put_row(g, id, |buf| buf.extend_from_slice(bytes));
+        let mut cursor = 0;
+        while let Some(next) = self.drain_dirty_from(cursor, usize::MAX, out) {
+            cursor = next;
         }
-        self.pending.clear();
-        for index in 0..self.nodes.len() {
+    }
+
+    /// Like [`LruCache::drain_dirty`], a part at a time: encodes pending rows and dirty rows
+    /// from node `cursor` on until `out` holds `max_rows` rows. Returns the cursor to continue
+    /// from, or `None` when every dirty row is drained.
+    pub fn drain_dirty_from(
+        &mut self,
+        cursor: usize,
+        max_rows: usize,
+        out: &mut WriteSet,
+    ) -> Option<usize> {
+        if cursor == 0 {
+            for (g, id, bytes) in self.pending.rows() {
+                out.put_row(g, id, |buf| buf.extend_from_slice(bytes));
+            }
+            self.pending.clear();
+        }
+        for index in cursor..self.nodes.len() {
+            if out.row_count() >= max_rows {
+                return Some(index);
+            }
             let node = &self.nodes[index];
             if !node.dirty || !self.is_live(index as u32) {
                 continue;
@@ -264,6 +285,7 @@ impl LruCache {
             });
             self.nodes[index].dirty = false;
         }
+        None
     }
 
     fn is_live(&self, index: u32) -> bool {

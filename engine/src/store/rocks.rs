@@ -223,6 +223,17 @@ impl RocksStore {
         })
     }
 
+    /// Checks a checkpoint opened read-only against the file list written with it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corruption`] when RocksDB's view lacks or changed files; store errors.
+    pub(crate) fn verify_checkpoint(&self) -> Result<()> {
+        let files: Vec<(String, u64)> =
+            self.sst_files()?.into_iter().map(|f| (f.name, f.bytes)).collect();
+        crate::layout::verify_checkpoint(&self.path, &files)
+    }
+
     /// Every live SST file with its column family and level.
     ///
     /// # Errors
