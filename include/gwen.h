@@ -218,6 +218,10 @@ typedef struct GwenStats {
     uint64_t samples_trained;
     // Nanoseconds spent waiting on store reads and writes.
     uint64_t store_wait_ns;
+    // Nanoseconds spent reading missed rows from the store (part of `store_wait_ns`).
+    uint64_t read_ns;
+    // Nanoseconds the trainer spent getting its rows (cache, store reads, write-back).
+    uint64_t train_wait_ns;
 } GwenStats;
 
 #ifdef __cplusplus
