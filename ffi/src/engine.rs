@@ -633,6 +633,8 @@ pub unsafe extern "C" fn gwen_engine_stats(
             train_steps: s.train_steps,
             samples_trained: s.samples_trained,
             store_wait_ns: s.store_wait_ns,
+            read_ns: s.read_ns,
+            train_wait_ns: s.train_wait_ns,
         });
         Ok(())
     })
