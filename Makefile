@@ -8,7 +8,7 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/gwen-target
 export CARGO_TARGET_DIR
 CARGO ?= cargo
 
-.PHONY: demo test deps lint fmt bench-criteo
+.PHONY: demo test deps lint fmt bench-criteo ffi header bench-ffi
 
 ## Install what the build needs (libclang for the RocksDB bindings, a C++ compiler).
 deps:
@@ -27,3 +27,21 @@ test: deps
 
 fmt:
 	$(CARGO) fmt --all
+
+## The C ABI: libgwen.so and libgwen.a in $(CARGO_TARGET_DIR)/release/ (cargo names them
+## libgwen_ffi.*, since the engine crate is already called gwen; they are hard-linked under the
+## shipped names), with the header include/gwen.h.
+ffi:
+	$(CARGO) build --release -p gwen-ffi
+	ln -f $(CARGO_TARGET_DIR)/release/libgwen_ffi.so $(CARGO_TARGET_DIR)/release/libgwen.so
+	ln -f $(CARGO_TARGET_DIR)/release/libgwen_ffi.a $(CARGO_TARGET_DIR)/release/libgwen.a
+	@echo "C ABI: $(CARGO_TARGET_DIR)/release/libgwen.{so,a} and include/gwen.h"
+
+## Regenerates include/gwen.h from ffi/src (CI fails when the checked-in header drifts).
+header:
+	cd ffi && cbindgen --config cbindgen.toml --quiet --output ../include/gwen.h
+
+## The C API benchmark recorded in docs/ffi.md.
+bench-ffi:
+	$(CARGO) test --release -p gwen-tests --test cpp_clients -- \
+		--ignored --nocapture cpp_predict_benchmark
