@@ -743,15 +743,7 @@ impl Engine {
             // IMPORTANT: evicted dirty rows must reach the store before it is read, or a row
             // evicted and needed again would come back stale.
             if miss_count > 0 {
-                let flush_started = Instant::now();
-                let flushed = self.flush_evictions(&mut cache);
-                if train {
-                    bump(&self.stats.train_wait_ns, flush_started.elapsed().as_nanos() as u64);
-                }
-                if let Err(e) = flushed {
-                    unpin_all(&mut cache.lru, &slots);
-                    return Err(e);
-                }
+                self.flush_for_gather(&mut cache, &slots, train)?;
             }
             cache.generation
         };
@@ -819,16 +811,27 @@ impl Engine {
         // IMPORTANT: the inserts above may have evicted dirty rows; they must reach the store
         // before the lock is released. A row left only in the pending set would be a miss for
         // the next reader, who would then read and cache the older copy in the store.
-        let flush_started = Instant::now();
-        let flushed = self.flush_evictions(&mut cache);
-        if train {
-            bump(&self.stats.train_wait_ns, flush_started.elapsed().as_nanos() as u64);
-        }
-        if let Err(e) = flushed {
-            unpin_all(&mut cache.lru, &slots);
-            return Err(e);
-        }
+        self.flush_for_gather(&mut cache, &slots, train)?;
         Ok((rows, slots))
+    }
+
+    /// Writes pending evictions for `gather`: the time counts as the trainer's wait when
+    /// training, and on failure the rows the gather pinned are released.
+    fn flush_for_gather(
+        &self,
+        cache: &mut CacheState,
+        slots: &[Vec<Slot>],
+        train: bool,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let flushed = self.flush_evictions(cache);
+        if train {
+            bump(&self.stats.train_wait_ns, started.elapsed().as_nanos() as u64);
+        }
+        if flushed.is_err() {
+            unpin_all(&mut cache.lru, slots);
+        }
+        flushed
     }
 
     /// Distinct ids per group, in first-seen order, with the occurrence map.
