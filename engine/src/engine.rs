@@ -64,6 +64,10 @@ impl Default for EngineOptions {
 #[must_use = "prefetched rows stay pinned until trained or released"]
 pub struct Prefetched {
     slots: Vec<Vec<Slot>>,
+    /// Per group, the sorted ids the store did not have when the prefetch read it.
+    absent: Vec<Vec<EmbeddingId>>,
+    /// The step counter before the prefetch looked anything up.
+    step: u64,
 }
 
 impl Prefetched {
@@ -136,7 +140,13 @@ struct CacheState {
 /// State only the (single) trainer touches.
 struct Trainer {
     admission: Option<Admission>,
+    /// The rows created by each of the last `CREATED_STEPS` steps, so a prefetch's "absent"
+    /// can be trusted for ids no step created since it looked.
+    created: std::collections::VecDeque<(u64, std::collections::HashSet<(usize, EmbeddingId)>)>,
 }
+
+/// Steps of row creations remembered for prefetch hints (deeper lookaheads just read again).
+const CREATED_STEPS: usize = 64;
 
 // The handle is shared by serving threads and a trainer (C ABI, services).
 const _: () = {
@@ -369,7 +379,7 @@ impl Engine {
             }),
             schema,
             dense: RwLock::new(Dense { mlp, adam }),
-            trainer: Mutex::new(Trainer { admission }),
+            trainer: Mutex::new(Trainer { admission, created: Default::default() }),
             stats: Stats::default(),
             step: AtomicU64::new(0),
             checkpoint_step: AtomicU64::new(0),
@@ -450,7 +460,11 @@ impl Engine {
         batch.validate(&self.schema, false)?;
         let started = Instant::now();
         let mut rows = self.dedup(batch);
-        let mut prefetched = Prefetched { slots: vec![Vec::new(); rows.len()] };
+        let mut prefetched = Prefetched {
+            slots: vec![Vec::new(); rows.len()],
+            absent: vec![Vec::new(); rows.len()],
+            step: self.step(),
+        };
         let mut misses: Vec<Vec<u32>> = vec![Vec::new(); rows.len()];
         let generation = {
             let mut cache = lock(&self.cache, "cache")?;
@@ -497,13 +511,18 @@ impl Engine {
                         let values = &rows[g].values[i * f..(i + 1) * f];
                         cache.lru.insert(g, id, header, values, false, &self.stats)
                     }
-                    // Never trained: the trainer creates it (a bloom filter answers its read).
-                    // Or read while the store changed: the trainer reads it again.
-                    (None, _) => continue,
+                    // Never trained: the trainer creates it without reading again.
+                    (None, None) => {
+                        prefetched.absent[g].push(id);
+                        continue;
+                    }
+                    // Read while the store changed: the trainer reads it again.
+                    (None, Some(_)) => continue,
                 };
                 cache.lru.pin(slot);
                 prefetched.slots[g].push(slot);
             }
+            prefetched.absent[g].sort_unstable();
         }
         // Write-back of rows these inserts evicted happens here, off the training thread.
         self.flush_evictions(&mut cache)?;
@@ -747,8 +766,14 @@ impl Engine {
             }
             cache.generation
         };
+        let to_read = match (hint, trainer.as_deref()) {
+            (Some(hint), Some(trainer)) => {
+                skip_known_absent(hint, trainer, &rows, &misses, self.step())
+            }
+            _ => misses.clone(),
+        };
         let read_started = Instant::now();
-        let found = match self.read_misses(&mut rows, &misses) {
+        let found = match self.read_misses(&mut rows, &to_read) {
             Ok(found) => found,
             Err(e) => {
                 if let Ok(mut cache) = self.cache.lock() {
@@ -761,6 +786,7 @@ impl Engine {
         if train {
             bump(&self.stats.train_wait_ns, read_started.elapsed().as_nanos() as u64);
         }
+        let found = align_found(&misses, &to_read, found);
         let mut cache = lock(&self.cache, "cache")?;
         // A prediction may insert what it read only if no dirty row reached the store since
         // it looked: otherwise its copy could be older than the store's.
@@ -793,6 +819,16 @@ impl Engine {
                         let values = &mut rows[g].values[i * f..(i + 1) * f];
                         init_row(self.schema.seed, g, id, self.schema.init_range, values, dim);
                         bump(&self.stats.rows_created, 1);
+                        let step = self.step() + 1;
+                        if trainer.created.back().is_none_or(|(s, _)| *s != step) {
+                            trainer.created.push_back((step, Default::default()));
+                            if trainer.created.len() > CREATED_STEPS {
+                                trainer.created.pop_front();
+                            }
+                        }
+                        if let Some((_, ids)) = trainer.created.back_mut() {
+                            ids.insert((g, id));
+                        }
                         RowHeader::default()
                     }
                     (None, None) => continue,
@@ -1059,6 +1095,62 @@ pub fn max_pinned_bytes(schema: &Schema, batch: usize, lookahead: usize) -> usiz
         .max()
         .unwrap_or(0);
     (lookahead + 1).saturating_mul(batch).saturating_mul(ids_per_sample).saturating_mul(widest)
+}
+
+/// The misses of a prefetched batch that still need a store read: all but the ids the
+/// prefetch found absent and that no step created since (when the creation log reaches back
+/// that far).
+fn skip_known_absent(
+    hint: &Prefetched,
+    trainer: &Trainer,
+    rows: &[Gathered],
+    misses: &[Vec<u32>],
+    step: u64,
+) -> Vec<Vec<u32>> {
+    let oldest = trainer.created.front().map_or(step + 1, |(s, _)| *s);
+    // Steps hint.step + 1 ..= step may have created rows; each must still be in the log.
+    let covered = step <= hint.step || oldest <= hint.step + 1 || trainer.created.is_empty();
+    let covered = covered && (step - hint.step.min(step)) as usize <= CREATED_STEPS;
+    misses
+        .iter()
+        .enumerate()
+        .map(|(g, miss)| {
+            miss.iter()
+                .copied()
+                .filter(|&i| {
+                    let id = rows[g].ids[i as usize];
+                    let absent = covered && hint.absent[g].binary_search(&id).is_ok();
+                    let created_since = trainer
+                        .created
+                        .iter()
+                        .any(|(s, ids)| *s > hint.step && ids.contains(&(g, id)));
+                    !absent || created_since
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Spreads the headers read for `to_read` (a subsequence of `misses`) over `misses`; the
+/// misses not read are absent.
+fn align_found(
+    misses: &[Vec<u32>],
+    to_read: &[Vec<u32>],
+    found: Vec<Vec<Option<RowHeader>>>,
+) -> Vec<Vec<Option<RowHeader>>> {
+    misses
+        .iter()
+        .zip(to_read.iter().zip(found))
+        .map(|(miss, (read, headers))| {
+            let mut read = read.iter().zip(headers).peekable();
+            miss.iter()
+                .map(|&i| match read.peek() {
+                    Some((&j, _)) if j == i => read.next().and_then(|(_, h)| h),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn unpin_all(lru: &mut LruCache, slots: &[Vec<Slot>]) {
