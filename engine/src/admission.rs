@@ -8,7 +8,7 @@
 //! a restarted trainer counts again from zero.
 
 use crate::hash::EmbeddingId;
-use crate::store::record::splitmix64;
+use crate::rng::splitmix64;
 
 const DEPTH: usize = 4;
 

@@ -44,6 +44,7 @@ mod error;
 mod hash;
 mod layout;
 mod metrics;
+pub mod rng;
 mod schema;
 mod stats;
 mod store;

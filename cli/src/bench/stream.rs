@@ -11,6 +11,7 @@
 
 use std::collections::HashSet;
 
+use gwen::rng::{mix64, SplitMix64};
 use gwen::{Batch, GroupIds};
 
 /// Bits of each group's key space: ids are below 2^40.
@@ -29,13 +30,6 @@ const ID_SALT: u64 = 0x6964_7300_0000_0001;
 const REST_SALT: u64 = 0x7265_7374_0000_0002;
 const KEY_SALT: u64 = 0x6b65_7973_0000_0003;
 
-/// The splitmix64 finaliser: a bijective mix of 64 bits.
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// A bijection of the 40-bit values: xor with a key, then xor-shifts and odd multiplications
 /// modulo 2^40 (each step is invertible on 40 bits).
 fn permute40(x: u64, key: u64) -> u64 {
@@ -45,25 +39,6 @@ fn permute40(x: u64, key: u64) -> u64 {
     x ^= x >> 19;
     x = x.wrapping_mul(0x5851_f42d_4c95) & KEY_MASK;
     x ^ (x >> 20)
-}
-
-/// splitmix64 sequence.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(mix64(seed))
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        mix64(self.0)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
 }
 
 /// `(e^t - 1) / t`, continuous at 0.
@@ -120,7 +95,7 @@ impl Zipf {
         (ln1p_over((1.0 - self.s) * y) * y).exp()
     }
 
-    fn sample(&self, rng: &mut Rng) -> u64 {
+    fn sample(&self, rng: &mut SplitMix64) -> u64 {
         loop {
             let u = self.upper + rng.unit() * (self.lower - self.upper);
             let x = self.integral_inverse(u);
@@ -149,8 +124,8 @@ pub struct StreamOptions {
 pub struct Stream {
     options: StreamOptions,
     zipf: Zipf,
-    ids: Rng,
-    rest: Rng,
+    ids: SplitMix64,
+    rest: SplitMix64,
     keys: Vec<u64>,
     ranks: Vec<u64>,
 }
@@ -163,8 +138,8 @@ impl Stream {
             .collect();
         Stream {
             zipf: Zipf::new(KEY_MASK, options.exponent),
-            ids: Rng::new(options.seed ^ ID_SALT),
-            rest: Rng::new(options.seed ^ REST_SALT),
+            ids: SplitMix64::new(options.seed ^ ID_SALT),
+            rest: SplitMix64::new(options.seed ^ REST_SALT),
             keys,
             ranks: Vec::new(),
             options,
@@ -312,7 +287,7 @@ mod tests {
     #[test]
     fn zipf_frequencies_follow_the_law() {
         let z = Zipf::new(1000, 1.05);
-        let mut rng = Rng::new(1);
+        let mut rng = SplitMix64::new(1);
         let mut counts = vec![0u64; 1001];
         let n = 400_000;
         for _ in 0..n {

@@ -23,6 +23,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::rng::{mix64, SplitMix64};
 
 use super::criteo::{CATEGORICAL_FIELDS, DENSE_FIELDS};
 
@@ -114,13 +115,6 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// The splitmix64 finaliser: a bijective mix of 64 bits.
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// Hash of a key and two values; used for values that must not depend on sampling order
 /// (weights of a field value), so they need no tables.
 fn hash3(key: u64, a: u64, b: u64) -> u64 {
@@ -144,22 +138,20 @@ fn normal_from_bits(bits: u64) -> f64 {
     (sum / 65536.0 - 2.0) * 3f64.sqrt()
 }
 
-/// splitmix64 stream generator.
-struct Rng(u64);
+/// The shared splitmix64 stream, with the draws the generator needs.
+struct Rng(SplitMix64);
 
 impl Rng {
     fn new(seed: u64) -> Self {
-        Rng(mix64(seed))
+        Rng(SplitMix64::new(seed))
     }
 
     fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        mix64(self.0)
+        self.0.next_u64()
     }
 
-    /// Uniform in [0, 1).
     fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        self.0.unit()
     }
 
     /// Uniform in [lo, hi).

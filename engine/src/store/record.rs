@@ -15,6 +15,7 @@
 
 use crate::error::{Error, Result};
 use crate::hash::EmbeddingId;
+use crate::rng::splitmix64;
 
 /// Version byte written in every row header.
 pub const ROW_FORMAT_VERSION: u8 = 1;
@@ -117,15 +118,6 @@ pub fn init_row(
         *v = (2.0 * unit - 1.0) * range;
     }
     values[dim..].fill(0.0);
-}
-
-/// One step of the splitmix64 generator.
-pub(crate) fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]
