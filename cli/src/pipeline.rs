@@ -4,7 +4,7 @@ use std::thread::JoinHandle;
 
 use anyhow::Context;
 use crossbeam_channel::{bounded, Receiver};
-use gwen::input::criteo::{CriteoReader, Record};
+use gwen::input::{ReadOptions, Reader};
 use gwen::{Batch, Schema};
 
 use crate::DataArgs;
@@ -30,17 +30,17 @@ pub struct BatchStream {
 }
 
 impl BatchStream {
-    /// Starts reading `data` with the schema's hashing; batches arrive through [`Iterator`].
-    /// With `labels`, unlabeled (39-column) lines are malformed.
+    /// Starts reading `data` as the schema's `[input]` says; batches arrive through
+    /// [`Iterator`]. With `labels`, a file or line without a label is malformed.
     pub fn spawn(data: &DataArgs, schema: &Schema, labels: bool) -> anyhow::Result<BatchStream> {
         data.check()?;
-        let mut reader = CriteoReader::open(&data.data, schema.hash_seed, data.skip_bad_lines)?;
-        reader.require_labels(labels);
+        let options = ReadOptions { skip_bad_lines: data.skip_bad_lines, require_labels: labels };
+        let reader = Reader::open(&data.data, schema, options)?;
         let (sender, receiver) = bounded(BATCHES_AHEAD);
-        let (data, schema) = (data.clone(), schema.clone());
+        let data = data.clone();
         let handle = std::thread::Builder::new()
             .name("gwen-reader".into())
-            .spawn(move || read_all(reader, &data, &schema, &sender))
+            .spawn(move || read_all(reader, &data, &sender))
             .context("starting the reader thread")?;
         Ok(BatchStream { receiver: Some(receiver), handle: Some(handle) })
     }
@@ -64,14 +64,11 @@ impl Iterator for BatchStream {
 }
 
 fn read_all(
-    mut reader: CriteoReader,
+    mut reader: Reader,
     data: &DataArgs,
-    schema: &Schema,
     sender: &crossbeam_channel::Sender<anyhow::Result<Batch>>,
 ) -> ReadSummary {
-    let column_groups = schema.column_groups();
     let mut summary = ReadSummary::default();
-    let mut records: Vec<Record> = Vec::with_capacity(data.batch);
     let mut to_skip = data.skip_lines;
     let mut remaining = if data.max_lines == 0 { u64::MAX } else { data.max_lines };
     loop {
@@ -83,14 +80,15 @@ fn read_all(
         if want == 0 {
             break;
         }
-        let n = match reader.read_batch(want, &mut records) {
-            Ok(n) => n,
+        let batch = match reader.read_batch(want) {
+            Ok(batch) => batch,
             Err(e) => {
                 // The batch in progress is dropped whole: nothing of it reaches the model.
                 let _ = sender.send(Err(anyhow::Error::new(e)));
                 break;
             }
         };
+        let n = batch.len;
         if n == 0 {
             break;
         }
@@ -100,7 +98,7 @@ fn read_all(
         }
         remaining -= n as u64;
         summary.samples += n as u64;
-        if sender.send(Ok(Batch::from_records(schema, &column_groups, &records))).is_err() {
+        if sender.send(Ok(batch)).is_err() {
             break;
         }
     }

@@ -2,23 +2,36 @@
 
 use crate::error::{Error, Result};
 use crate::hash::EmbeddingId;
-use crate::input::criteo::Record;
 use crate::schema::Schema;
 
 /// The ids of one group for all samples of a batch: sample `i` owns
-/// `ids[offsets[i]..offsets[i + 1]]`.
+/// `ids[offsets[i]..offsets[i + 1]]`, with pooling weights `weights[offsets[i]..offsets[i + 1]]`
+/// when `weights` is not empty.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GroupIds {
     /// `len + 1` offsets into `ids`, starting at 0 and non-decreasing.
     pub offsets: Vec<u32>,
     /// The ids, sample after sample.
     pub ids: Vec<EmbeddingId>,
+    /// Empty (every weight is 1.0), or one finite pooling weight per id.
+    pub weights: Vec<f32>,
 }
 
 impl GroupIds {
     /// The ids of sample `i`.
     pub fn sample(&self, i: usize) -> &[EmbeddingId] {
         &self.ids[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    /// Unweighted ids from CSR offsets and ids.
+    pub fn new(offsets: Vec<u32>, ids: Vec<EmbeddingId>) -> Self {
+        GroupIds { offsets, ids, weights: Vec::new() }
+    }
+
+    /// The pooling weight of id occurrence `k` (1.0 when the group has no weights).
+    #[inline]
+    pub fn weight(&self, k: usize) -> f32 {
+        self.weights.get(k).copied().unwrap_or(1.0)
     }
 }
 
@@ -36,36 +49,6 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Builds a batch from parsed Criteo records, routing each categorical column to its
-    /// group as the schema says. Labels are taken when every record has one.
-    pub fn from_records(
-        schema: &Schema,
-        column_groups: &[Option<usize>],
-        records: &[Record],
-    ) -> Self {
-        let mut groups = vec![GroupIds { offsets: vec![0], ids: Vec::new() }; schema.groups.len()];
-        let mut dense = Vec::with_capacity(records.len() * schema.dense_width());
-        let mut labels = Vec::with_capacity(records.len());
-        for record in records {
-            dense.extend_from_slice(&record.dense);
-            if let Some(label) = record.label {
-                labels.push(label);
-            }
-            for (column, id) in record.categorical.iter().enumerate() {
-                if let (Some(id), Some(Some(g))) = (id, column_groups.get(column)) {
-                    groups[*g].ids.push(*id);
-                }
-            }
-            for group in &mut groups {
-                group.offsets.push(group.ids.len() as u32);
-            }
-        }
-        if labels.len() != records.len() {
-            labels.clear();
-        }
-        Batch { len: records.len(), labels, dense, groups }
-    }
-
     /// Checks shapes and values against the schema.
     ///
     /// # Errors
@@ -115,6 +98,16 @@ impl Batch {
                     self.len + 1,
                     group.ids.len()
                 ));
+            }
+            if !group.weights.is_empty() && group.weights.len() != group.ids.len() {
+                return bad(format!(
+                    "group {name}: {} weights for {} ids (give none or one per id)",
+                    group.weights.len(),
+                    group.ids.len()
+                ));
+            }
+            if let Some(k) = group.weights.iter().position(|w| !w.is_finite()) {
+                return bad(format!("group {name}: weight {k} is not finite"));
             }
         }
         Ok(())

@@ -99,7 +99,7 @@ pub struct StepReport {
 ///     len: 1,
 ///     labels: vec![1.0],
 ///     dense: vec![0.0; 13],
-///     groups: vec![gwen::GroupIds { offsets: vec![0, 1], ids: vec![42] }],
+///     groups: vec![gwen::GroupIds::new(vec![0, 1], vec![42])],
 /// };
 /// engine.train_step(&batch)?;
 /// assert_eq!(engine.checkpoint()?, 1);

@@ -3,8 +3,8 @@
 //!
 //! Sparse features are hashed to 64-bit [`EmbeddingId`]s and live in RocksDB, one column
 //! family per feature group, behind an LRU RAM tier with a byte budget. Each group pools its
-//! rows (sum or mean) into one vector; the vectors and the dense inputs feed an MLP trained on
-//! CPU threads; rows are updated in place by a sparse optimizer (row-wise Adagrad or SGD).
+//! rows (sum, mean or sqrt-n, optionally weighted) into one vector; the vectors and the dense
+//! inputs feed an MLP trained on CPU threads; rows are updated in place by a sparse optimizer (row-wise Adagrad or SGD).
 //!
 //! This crate is the whole engine. It is not a general tensor library, it does not train on
 //! GPUs, and it never prints: it logs through the `log` facade and leaves the logger to the
@@ -23,7 +23,7 @@
 //!     len: 2,
 //!     labels: vec![1.0, 0.0],
 //!     dense: vec![0.5; 26],
-//!     groups: vec![GroupIds { offsets: vec![0, 1, 1], ids: vec![id] }],
+//!     groups: vec![GroupIds::new(vec![0, 1, 1], vec![id])],
 //! };
 //! let report = engine.train_step(&batch)?;
 //! assert_eq!(report.step, 1);
@@ -50,11 +50,7 @@ mod stats;
 mod store;
 mod train;
 
-/// Input readers.
-pub mod input {
-    pub mod criteo;
-    pub mod synth;
-}
+pub mod input;
 
 pub use admission::DEFAULT_SKETCH_WIDTH;
 pub use batch::{Batch, GroupIds};

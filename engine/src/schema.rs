@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::input::criteo;
+use crate::input::spec::Format;
+pub use crate::input::spec::InputSettings;
 
 /// Largest MLP accepted (parameters); with Adam's two moments this is 1.2 GiB of f32.
 const MAX_MLP_PARAMS: usize = 100_000_000;
@@ -19,10 +21,14 @@ const MAX_MLP_PARAMS: usize = 100_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Pooling {
-    /// Sum of the rows.
+    /// Sum of the rows (each scaled by its weight when the input gives weights).
     Sum,
-    /// Mean of the rows present in the sample (zero vector when none is present).
+    /// Mean of the rows present in the sample (zero vector when none is present); with
+    /// weights, `sum(w * row) / sum(w)`.
     Mean,
+    /// Sum divided by the square root of the number of rows; with weights,
+    /// `sum(w * row) / sqrt(sum(w^2))`.
+    Sqrtn,
 }
 
 /// The sparse optimizer that updates embedding rows in place.
@@ -99,17 +105,14 @@ fn default_mlp_lr() -> f32 {
 fn default_init_range() -> f32 {
     0.01
 }
-fn default_format() -> String {
-    "criteo".to_string()
-}
-
 /// One feature group: the fields whose rows are pooled together into one vector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
     /// Name, unique in the schema; also names the column family (`[A-Za-z0-9_.-]`, 1..=64).
     pub name: String,
-    /// Input fields hashed into this group (for Criteo: `C1`..`C26`).
+    /// Input fields hashed into this group (for Criteo: `C1`..`C26`; see
+    /// [`InputSettings`] for the other formats).
     pub fields: Vec<String>,
     /// Width of each row.
     #[serde(default = "default_dim")]
@@ -137,21 +140,6 @@ pub struct MlpSettings {
 impl Default for MlpSettings {
     fn default() -> Self {
         MlpSettings { hidden: default_hidden(), lr: default_mlp_lr() }
-    }
-}
-
-/// Input format settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InputSettings {
-    /// The input format; only `criteo` (label, I1..I13, C1..C26, tab-separated) for now.
-    #[serde(default = "default_format")]
-    pub format: String,
-}
-
-impl Default for InputSettings {
-    fn default() -> Self {
-        InputSettings { format: default_format() }
     }
 }
 
@@ -266,7 +254,11 @@ impl Schema {
 
     /// Number of dense inputs the input format provides.
     pub fn dense_width(&self) -> usize {
-        criteo::DENSE_FIELDS
+        match self.input.format {
+            Format::Criteo => criteo::DENSE_FIELDS,
+            Format::Csv => self.input.dense.len(),
+            Format::Libsvm | Format::Libffm => 0,
+        }
     }
 
     /// Width of the MLP input: the pooled groups plus the dense inputs.
@@ -279,27 +271,9 @@ impl Schema {
         self.groups[g].optimizer.unwrap_or(self.optimizer)
     }
 
-    /// For each categorical input column, the group it feeds (or `None` when unused).
-    pub fn column_groups(&self) -> Vec<Option<usize>> {
-        let mut by_name = HashMap::new();
-        for (g, group) in self.groups.iter().enumerate() {
-            for field in &group.fields {
-                by_name.insert(field.as_str(), g);
-            }
-        }
-        (0..criteo::CATEGORICAL_FIELDS)
-            .map(|k| by_name.get(criteo::categorical_field_name(k).as_str()).copied())
-            .collect()
-    }
-
     fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Schema(m));
-        if self.input.format != "criteo" {
-            return bad(format!(
-                "input.format {:?}: only \"criteo\" is supported",
-                self.input.format
-            ));
-        }
+        let input = self.input.resolve()?;
         if self.groups.is_empty() {
             return bad("no [[groups]]".into());
         }
@@ -312,7 +286,8 @@ impl Schema {
         if self.mlp.hidden.iter().any(|&h| h == 0 || h > 65_536) {
             return bad(format!("mlp.hidden {:?}: widths must be in 1..=65536", self.mlp.hidden));
         }
-        let width: usize = self.groups.iter().map(|g| g.dim.min(4096)).sum::<usize>() + 13;
+        let width: usize =
+            self.groups.iter().map(|g| g.dim.min(4096)).sum::<usize>() + self.dense_width();
         let mut params = 0usize;
         let mut fan_in = width;
         for &h in self.mlp.hidden.iter().chain(std::iter::once(&1)) {
@@ -327,12 +302,13 @@ impl Schema {
             ));
         }
         check_optimizer("optimizer", &self.optimizer)?;
-        let known: Vec<String> =
-            (0..criteo::CATEGORICAL_FIELDS).map(criteo::categorical_field_name).collect();
         let mut seen_fields: HashMap<&str, &str> = HashMap::new();
         let mut seen_names = HashMap::new();
         for group in &self.groups {
-            validate_group(group, &known, &mut seen_fields)?;
+            validate_group(group, &mut seen_fields)?;
+            for field in &group.fields {
+                input.check_group_field(&group.name, field)?;
+            }
             if seen_names.insert(group.name.as_str(), ()).is_some() {
                 return bad(format!("group {}: name used twice", group.name));
             }
@@ -359,7 +335,12 @@ impl Schema {
             );
         }
         if stored.input.format != self.input.format {
-            return differ("input.format", stored.input.format.clone(), self.input.format.clone());
+            let name = |s: &Schema| format!("{:?}", s.input.format).to_lowercase();
+            return differ("input.format", name(stored), name(self));
+        }
+        if stored.dense_width() != self.dense_width() {
+            let (s, g) = (stored.dense_width(), self.dense_width());
+            return differ("dense inputs", s.to_string(), g.to_string());
         }
         if stored.mlp.hidden != self.mlp.hidden {
             let (s, g) = (&stored.mlp.hidden, &self.mlp.hidden);
@@ -408,11 +389,7 @@ fn check_optimizer(what: &str, o: &SparseOptimizer) -> Result<()> {
     Ok(())
 }
 
-fn validate_group<'a>(
-    group: &'a Group,
-    known: &[String],
-    seen_fields: &mut HashMap<&'a str, &'a str>,
-) -> Result<()> {
+fn validate_group<'a>(group: &'a Group, seen_fields: &mut HashMap<&'a str, &'a str>) -> Result<()> {
     let name = &group.name;
     let name_ok = !name.is_empty()
         && name.len() <= 64
@@ -434,12 +411,6 @@ fn validate_group<'a>(
     for (i, field) in group.fields.iter().enumerate() {
         if group.fields[..i].contains(field) {
             return Err(Error::Schema(format!("group {name}: field {field} listed twice")));
-        }
-        if !known.iter().any(|k| k == field) {
-            return Err(Error::Schema(format!(
-                "group {name}: field {field:?} is not a categorical field of the criteo format \
-                 (C1..C26)"
-            )));
         }
         if let Some(other) = seen_fields.insert(field.as_str(), name.as_str()) {
             return Err(Error::Schema(format!(

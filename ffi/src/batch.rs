@@ -19,8 +19,9 @@ pub struct GwenGroupIds {
     pub ids: *const u64,
     /// Number of ids.
     pub ids_len: usize,
-    /// Null, or one weight per id (`ids_len` values). Weighted pooling is not supported yet:
-    /// every weight must be exactly 1.0, anything else is `GWEN_INVALID_ARGUMENT`.
+    /// Null (every weight is 1.0), or one finite pooling weight per id (`ids_len` values):
+    /// the group pools `sum(w * row)`, divided by `sum(w)` for mean and by `sqrt(sum(w^2))`
+    /// for sqrt-n pooling.
     pub weights: *const f32,
 }
 
@@ -117,28 +118,19 @@ unsafe fn to_group_ids(group: &GwenGroupIds, len: usize, name: &str) -> Result<G
     let offsets = unsafe { slice(group.offsets, group.offsets_len, "group offsets") }?;
     // SAFETY: as above.
     let ids = unsafe { slice(group.ids, group.ids_len, "group ids") }?;
+    let mut out = GroupIds::new(offsets.to_vec(), ids.to_vec());
     if !group.weights.is_null() {
         // SAFETY: non-null weights hold `ids_len` values (caller's contract).
         let weights = unsafe { slice(group.weights, group.ids_len, "group weights") }?;
-        check_weights(weights, name)?;
+        if let Some(i) = weights.iter().position(|w| !w.is_finite()) {
+            return Err(FfiError::invalid(format!("group {name}: weight {i} is not finite")));
+        }
+        // All-ones weights are the unweighted case; keeping none saves the copy.
+        if weights.iter().any(|&w| w != 1.0) {
+            out.weights = weights.to_vec();
+        }
     }
-    Ok(GroupIds { offsets: offsets.to_vec(), ids: ids.to_vec() })
-}
-
-/// Weights must be finite; anything but 1.0 asks for weighted pooling, which the engine does
-/// not have yet. Refusing is safer than silently pooling unweighted.
-fn check_weights(weights: &[f32], group: &str) -> Result<(), FfiError> {
-    if let Some(i) = weights.iter().position(|w| !w.is_finite()) {
-        return Err(FfiError::invalid(format!("group {group}: weight {i} is not finite")));
-    }
-    if let Some(i) = weights.iter().position(|&w| w != 1.0) {
-        return Err(FfiError::invalid(format!(
-            "group {group}: weight {i} is {}; weighted pooling is not supported yet \
-             (pass null weights or all 1.0)",
-            weights[i]
-        )));
-    }
-    Ok(())
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -235,13 +227,16 @@ mod tests {
     }
 
     #[test]
-    fn weights_must_be_finite_and_one() {
+    fn weights_are_copied_and_must_be_finite() {
         let mut owned = Owned::new();
         owned.weights = Some(vec![1.0]);
-        owned.convert(|_, _| {}).expect("unit weights are fine");
+        let batch = owned.convert(|_, _| {}).expect("unit weights are fine");
+        assert!(batch.groups[0].weights.is_empty(), "unit weights are the unweighted case");
         owned.weights = Some(vec![f32::NAN]);
         assert!(message(owned.convert(|_, _| {})).contains("not finite"));
         owned.weights = Some(vec![0.5]);
-        assert!(message(owned.convert(|_, _| {})).contains("weighted pooling is not supported"));
+        let batch = owned.convert(|_, _| {}).expect("weights are fine");
+        assert_eq!(batch.groups[0].weights, [0.5]);
+        batch.validate(&schema(), true).expect("engine accepts it");
     }
 }

@@ -51,6 +51,8 @@ pub enum GwenPooling {
     GWEN_POOLING_SUM = 0,
     /// Mean of the rows (the zero vector when the sample has none).
     GWEN_POOLING_MEAN = 1,
+    /// Sum divided by the square root of the number of rows (of `sum(w^2)` when weighted).
+    GWEN_POOLING_SQRTN = 2,
 }
 
 /// The shape of the model, for building batches.
@@ -325,6 +327,7 @@ pub unsafe extern "C" fn gwen_engine_group(
             pooling: match info.pooling {
                 Pooling::Sum => GwenPooling::GWEN_POOLING_SUM,
                 Pooling::Mean => GwenPooling::GWEN_POOLING_MEAN,
+                Pooling::Sqrtn => GwenPooling::GWEN_POOLING_SQRTN,
             },
         });
         Ok(())
@@ -443,8 +446,8 @@ pub unsafe extern "C" fn gwen_engine_group_find(
 /// # Errors
 ///
 /// `GWEN_INVALID_ARGUMENT` (null pointer, `out_len < batch->len`, a length that does not
-/// match the batch or schema, bad offsets, a non-finite dense value, a weight other than 1.0:
-/// weighted pooling is not supported yet), `GWEN_STORE`, `GWEN_CORRUPTION`, `GWEN_POISONED`.
+/// match the batch or schema, bad offsets, a non-finite dense value or weight), `GWEN_STORE`,
+/// `GWEN_CORRUPTION`, `GWEN_POISONED`.
 /// On error `out_probs` may be untouched.
 ///
 /// # Safety

@@ -249,14 +249,13 @@ void predict_errors(GwenEngine* engine, const Schema& schema, const std::vector<
     groups[0].ids = nullptr;
     expect_status("null ids", GWEN_INVALID_ARGUMENT, "ids is null", predict(bad, 4));
 
-    // Weights: all 1.0 is accepted, anything else refused.
+    // Weights: any finite value is accepted (weighted pooling), NaN and infinity refused.
     groups[0] = b.groups[0];
     std::vector<float> weights(groups[0].ids_len, 1.0f);
     groups[0].weights = weights.data();
     expect_status("unit weights", GWEN_OK, "", predict(bad, 4));
     weights[0] = 0.5f;
-    expect_status("weight 0.5", GWEN_INVALID_ARGUMENT, "weighted pooling is not supported yet",
-                  predict(bad, 4));
+    expect_status("weight 0.5", GWEN_OK, "", predict(bad, 4));
     weights[0] = std::numeric_limits<float>::quiet_NaN();
     expect_status("NaN weight", GWEN_INVALID_ARGUMENT, "not finite", predict(bad, 4));
     weights[0] = std::numeric_limits<float>::infinity();

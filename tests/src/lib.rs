@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::SystemTime;
 
-use gwen::input::criteo::{CriteoReader, Record};
+use gwen::input::{ReadOptions, Reader};
 use gwen::{Batch, Schema};
 
 /// The `gwen` binary built next to this test executable (same cargo profile).
@@ -55,16 +55,17 @@ pub fn synthetic_file(dir: &Path, lines: u64, seed: u64) -> PathBuf {
     path
 }
 
-/// Reads a whole Criteo file into batches of `batch` samples under `schema`.
+/// Reads a whole input file into batches of `batch` samples as `schema` describes it.
 pub fn read_batches(path: &Path, schema: &Schema, batch: usize) -> Vec<Batch> {
-    let mut reader = CriteoReader::open(path, schema.hash_seed, false).expect("open data");
-    let groups = schema.column_groups();
-    let mut records: Vec<Record> = Vec::new();
+    let mut reader = Reader::open(path, schema, ReadOptions::default()).expect("open data");
     let mut out = Vec::new();
-    while reader.read_batch(batch, &mut records).expect("parse data") > 0 {
-        out.push(Batch::from_records(schema, &groups, &records));
+    loop {
+        let next = reader.read_batch(batch).expect("parse data");
+        if next.len == 0 {
+            return out;
+        }
+        out.push(next);
     }
-    out
 }
 
 /// A small schema for fast tests: 4 groups over some Criteo fields, dim 8, small MLP.

@@ -34,7 +34,7 @@ fn loss_goes_down_and_holdout_auc_beats_chance() {
 fn malformed_batches_are_refused_and_change_nothing() {
     let schema = small_schema();
     let engine = Engine::in_memory(&schema, EngineOptions::default()).expect("engine");
-    let group = GroupIds { offsets: vec![0, 1], ids: vec![9] };
+    let group = GroupIds::new(vec![0, 1], vec![9]);
     let good = Batch {
         len: 1,
         labels: vec![1.0],
@@ -42,7 +42,7 @@ fn malformed_batches_are_refused_and_change_nothing() {
         groups: vec![group.clone(), group.clone(), group.clone(), group.clone()],
     };
     let before = engine.predict(&good).expect("predict");
-    let bad_offsets = GroupIds { offsets: vec![0, 5], ids: vec![9] };
+    let bad_offsets = GroupIds::new(vec![0, 5], vec![9]);
     let cases = vec![
         ("labels", Batch { labels: vec![2.0], ..good.clone() }),
         ("not finite", Batch { dense: vec![f32::NAN; 13], ..good.clone() }),

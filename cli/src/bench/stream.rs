@@ -171,10 +171,7 @@ impl Stream {
         self.draw_ranks(len);
         let groups = self.options.groups;
         let mut out: Vec<GroupIds> = (0..groups)
-            .map(|_| GroupIds {
-                offsets: Vec::with_capacity(len + 1),
-                ids: Vec::with_capacity(len),
-            })
+            .map(|_| GroupIds::new(Vec::with_capacity(len + 1), Vec::with_capacity(len)))
             .collect();
         for group in &mut out {
             group.offsets.push(0);

@@ -411,7 +411,8 @@ fn push_decimal(mut x: u64, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::criteo::CriteoReader;
+    use crate::input::{ReadOptions, Reader};
+    use crate::Schema;
 
     fn generate(options: &SynthOptions) -> Vec<u8> {
         let mut out = Vec::new();
@@ -444,13 +445,14 @@ mod tests {
         assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 5000);
         assert!(bytes.is_ascii());
 
-        let mut reader = CriteoReader::open(&path, 0, false).expect("should open");
+        let schema = Schema::criteo_default();
+        let mut reader = Reader::open(&path, &schema, ReadOptions::default()).expect("should open");
         let mut count = 0u64;
         let mut missing_cat = 0u64;
-        while let Some(record) = reader.next_record().expect("every line should parse") {
+        while let Some(sample) = reader.next_sample().expect("every line should parse") {
             count += 1;
-            assert!(record.label.is_some());
-            missing_cat += record.categorical.iter().filter(|c| c.is_none()).count() as u64;
+            assert!(sample.label.is_some());
+            missing_cat += sample.ids.iter().filter(|ids| ids.is_empty()).count() as u64;
         }
         assert_eq!(count, 5000);
         assert_eq!(reader.skipped_lines(), 0);

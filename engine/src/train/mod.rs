@@ -9,7 +9,7 @@ pub(crate) mod mlp;
 use ndarray::{Array2, ArrayView1, Axis};
 use rayon::prelude::*;
 
-use crate::batch::Batch;
+use crate::batch::{Batch, GroupIds};
 use crate::hash::EmbeddingId;
 use crate::schema::{OptimizerKind, Pooling, Schema, SparseOptimizer};
 use mlp::{Mlp, MlpGrads};
@@ -53,15 +53,15 @@ fn pooled_inputs(
             let ids = &batch.groups[g];
             let (a, b) = (ids.offsets[i] as usize, ids.offsets[i + 1] as usize);
             let target = &mut out[at..at + dim];
-            for k in a..b {
-                let row = rows[g].local[k] as usize * rows[g].floats;
-                for (t, v) in target.iter_mut().zip(&rows[g].values[row..row + dim]) {
-                    *t += v;
+            let scale = pooling_scale(group.pooling, ids, a, b);
+            if scale != 0.0 {
+                for k in a..b {
+                    let row = rows[g].local[k] as usize * rows[g].floats;
+                    let w = ids.weight(k) * scale;
+                    for (t, v) in target.iter_mut().zip(&rows[g].values[row..row + dim]) {
+                        *t += w * v;
+                    }
                 }
-            }
-            if group.pooling == Pooling::Mean && b > a {
-                let inv = 1.0 / (b - a) as f32;
-                target.iter_mut().for_each(|t| *t *= inv);
             }
             at += dim;
         }
@@ -69,6 +69,28 @@ fn pooled_inputs(
             .copy_from_slice(&batch.dense[i * dense_width..(i + 1) * dense_width]);
     }
     x
+}
+
+/// The factor that turns the weighted sum of ids `a..b` into the pooled vector: 1 for sum,
+/// `1 / sum(w)` for mean, `1 / sqrt(sum(w^2))` for sqrt-n. Zero when the sample has no ids in
+/// the group, or when the weights make the denominator zero: the group then pools to the zero
+/// vector and its rows get no gradient.
+fn pooling_scale(pooling: Pooling, ids: &GroupIds, a: usize, b: usize) -> f32 {
+    if a == b {
+        return 0.0;
+    }
+    let denominator = match (pooling, ids.weights.is_empty()) {
+        (Pooling::Sum, _) => return 1.0,
+        (Pooling::Mean, true) => (b - a) as f32,
+        (Pooling::Sqrtn, true) => ((b - a) as f32).sqrt(),
+        (Pooling::Mean, false) => ids.weights[a..b].iter().sum::<f32>(),
+        (Pooling::Sqrtn, false) => ids.weights[a..b].iter().map(|w| w * w).sum::<f32>().sqrt(),
+    };
+    if denominator == 0.0 || !denominator.is_finite() {
+        0.0
+    } else {
+        1.0 / denominator
+    }
 }
 
 fn chunks(len: usize) -> Vec<(usize, usize)> {
@@ -152,19 +174,17 @@ fn row_gradients(
     let ids = &batch.groups[g];
     for i in 0..batch.len {
         let (a, b) = (ids.offsets[i] as usize, ids.offsets[i + 1] as usize);
-        if a == b {
+        let scale = pooling_scale(group.pooling, ids, a, b) * inv_n;
+        if scale == 0.0 {
             continue;
-        }
-        let mut scale = inv_n;
-        if group.pooling == Pooling::Mean {
-            scale /= (b - a) as f32;
         }
         let sample = dx[i / CHUNK_SAMPLES].index_axis(Axis(0), i % CHUNK_SAMPLES);
         let d = &sample.as_slice().expect("should be a standard-layout row")[column..column + dim];
         for k in a..b {
             let row = rows.local[k] as usize * dim;
+            let w = ids.weight(k) * scale;
             for (o, v) in out[row..row + dim].iter_mut().zip(d) {
-                *o += v * scale;
+                *o += v * w;
             }
         }
     }
@@ -197,7 +217,6 @@ pub(crate) fn apply_sparse(opt: SparseOptimizer, dim: usize, rows: &mut Gathered
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::GroupIds;
 
     fn tiny_schema(pooling: &str) -> Schema {
         Schema::from_toml_str(&format!(
@@ -207,15 +226,18 @@ mod tests {
         .expect("valid schema")
     }
 
-    fn tiny_batch() -> (Batch, Vec<Gathered>) {
+    /// Three samples; group `a` has two ids, one id and none; with `weighted`, its ids carry
+    /// weights (one negative).
+    fn tiny_batch(weighted: bool) -> (Batch, Vec<Gathered>) {
+        let mut a = GroupIds::new(vec![0, 2, 3, 3], vec![7, 8, 7]);
+        if weighted {
+            a.weights = vec![0.5, 2.0, -1.5];
+        }
         let batch = Batch {
             len: 3,
             labels: vec![1.0, 0.0, 1.0],
             dense: (0..39).map(|k| (k % 5) as f32 * 0.1).collect(),
-            groups: vec![
-                GroupIds { offsets: vec![0, 2, 3, 3], ids: vec![7, 8, 7] },
-                GroupIds { offsets: vec![0, 1, 2, 3], ids: vec![1, 1, 2] },
-            ],
+            groups: vec![a, GroupIds::new(vec![0, 1, 2, 3], vec![1, 1, 2])],
         };
         let gathered = vec![
             Gathered {
@@ -245,10 +267,11 @@ mod tests {
     /// Finite differences through pooling and the MLP into every embedding weight.
     #[test]
     fn row_gradients_match_finite_differences() {
-        for pooling in ["sum", "mean"] {
+        let cases = ["sum", "mean", "sqrtn"].into_iter().flat_map(|p| [(p, false), (p, true)]);
+        for (pooling, weighted) in cases {
             let schema = tiny_schema(pooling);
             let mlp = Mlp::new(schema.mlp_input_width(), &schema.mlp.hidden, 5);
-            let (batch, mut rows) = tiny_batch();
+            let (batch, mut rows) = tiny_batch(weighted);
             let grads = forward_backward(&schema, &mlp, &rows, &batch);
             for g in 0..2 {
                 let dim = schema.groups[g].dim;
@@ -266,7 +289,8 @@ mod tests {
                         let analytic = f64::from(grads.rows[g][r * dim + k]);
                         assert!(
                             (numeric - analytic).abs() <= 2e-4 + 1e-2 * numeric.abs(),
-                            "{pooling} group {g} row {r} k {k}: {numeric} vs {analytic}"
+                            "{pooling} weighted {weighted} group {g} row {r} k {k}: \
+                             {numeric} vs {analytic}"
                         );
                     }
                 }
@@ -287,10 +311,48 @@ mod tests {
 
     #[test]
     fn empty_group_pools_to_zero_without_nan() {
+        for pooling in ["sum", "mean", "sqrtn"] {
+            let schema = tiny_schema(pooling);
+            let (batch, rows) = tiny_batch(true);
+            let x = pooled_inputs(&schema, &rows, &batch, 2, 3);
+            assert_eq!(x.row(0).to_vec()[..3], [0.0, 0.0, 0.0], "sample 2 has no id in group a");
+            assert!(x.iter().all(|v| v.is_finite()));
+        }
+    }
+
+    #[test]
+    fn pooling_formulas() {
+        let (mut batch, rows) = tiny_batch(true);
+        // Sample 0 of group a: 0.5 * row 7 + 2.0 * row 8.
+        let row7 = [0.1f32, -0.2, 0.3];
+        let row8 = [0.05f32, 0.4, -0.1];
+        let weighted: Vec<f32> = (0..3).map(|k| 0.5 * row7[k] + 2.0 * row8[k]).collect();
+        let expect = [("sum", 1.0), ("mean", 1.0 / 2.5), ("sqrtn", 1.0 / (0.25f32 + 4.0).sqrt())];
+        for (pooling, scale) in expect {
+            let x = pooled_inputs(&tiny_schema(pooling), &rows, &batch, 0, 1);
+            for k in 0..3 {
+                let want = weighted[k] * scale;
+                assert!(
+                    (x[[0, k]] - want).abs() < 1e-6,
+                    "{pooling} k {k}: {} vs {want}",
+                    x[[0, k]]
+                );
+            }
+        }
+        // Unweighted sqrt-n divides the sum by sqrt(count).
+        batch.groups[0].weights.clear();
+        let x = pooled_inputs(&tiny_schema("sqrtn"), &rows, &batch, 0, 1);
+        let want = (row7[0] + row8[0]) / 2f32.sqrt();
+        assert!((x[[0, 0]] - want).abs() < 1e-6);
+        // Weights summing to zero under mean pool to zero and give no gradient.
+        batch.groups[0].weights = vec![1.0, -1.0, 3.0];
         let schema = tiny_schema("mean");
-        let (batch, rows) = tiny_batch();
-        let x = pooled_inputs(&schema, &rows, &batch, 2, 3);
-        assert_eq!(x.row(0).to_vec()[..3], [0.0, 0.0, 0.0], "sample 2 has no id in group a");
-        assert!(x.iter().all(|v| v.is_finite()));
+        let x = pooled_inputs(&schema, &rows, &batch, 0, 1);
+        assert_eq!(x.row(0).to_vec()[..3], [0.0, 0.0, 0.0]);
+        let mlp = Mlp::new(schema.mlp_input_width(), &schema.mlp.hidden, 5);
+        let grads = forward_backward(&schema, &mlp, &rows, &batch);
+        assert!(grads.rows[0].iter().all(|g| g.is_finite()));
+        // Row 8 appears only in sample 0, whose group a pools to zero.
+        assert_eq!(grads.rows[0][3..6], [0.0, 0.0, 0.0]);
     }
 }
