@@ -92,6 +92,8 @@ enum GwenPooling
     GWEN_POOLING_SUM = 0,
     // Mean of the rows (the zero vector when the sample has none).
     GWEN_POOLING_MEAN = 1,
+    // Sum divided by the square root of the number of rows (of `sum(w^2)` when weighted).
+    GWEN_POOLING_SQRTN = 2,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -154,8 +156,9 @@ typedef struct GwenGroupIds {
     const uint64_t *ids;
     // Number of ids.
     size_t ids_len;
-    // Null, or one weight per id (`ids_len` values). Weighted pooling is not supported yet:
-    // every weight must be exactly 1.0, anything else is `GWEN_INVALID_ARGUMENT`.
+    // Null (every weight is 1.0), or one finite pooling weight per id (`ids_len` values):
+    // the group pools `sum(w * row)`, divided by `sum(w)` for mean and by `sqrt(sum(w^2))`
+    // for sqrt-n pooling.
     const float *weights;
 } GwenGroupIds;
 
@@ -373,8 +376,8 @@ GwenStatus gwen_engine_group_find(const struct GwenEngine *engine,
 // # Errors
 //
 // `GWEN_INVALID_ARGUMENT` (null pointer, `out_len < batch->len`, a length that does not
-// match the batch or schema, bad offsets, a non-finite dense value, a weight other than 1.0:
-// weighted pooling is not supported yet), `GWEN_STORE`, `GWEN_CORRUPTION`, `GWEN_POISONED`.
+// match the batch or schema, bad offsets, a non-finite dense value or weight), `GWEN_STORE`,
+// `GWEN_CORRUPTION`, `GWEN_POISONED`.
 // On error `out_probs` may be untouched.
 //
 // # Safety

@@ -907,3 +907,327 @@ fn shown(raw: &[u8]) -> String {
         format!("{text:?}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::hash_feature;
+
+    fn parse(text: &str) -> Schema {
+        Schema::from_toml_str(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("should write fixture");
+        path
+    }
+
+    /// Every sample of `content` read under `schema`.
+    fn read(schema: &Schema, content: &[u8]) -> Vec<Sample> {
+        let dir = tempfile::tempdir().expect("should create temp dir");
+        let path = write(&dir, "in.txt", content);
+        let mut reader = Reader::open(&path, schema, ReadOptions::default()).expect("should open");
+        let mut out = Vec::new();
+        while let Some(s) = reader.next_sample().expect("should parse") {
+            out.push(s.clone());
+        }
+        out
+    }
+
+    /// The first error reading `content`, as `file:line: reason` without the directory.
+    fn error(schema: &Schema, content: &[u8]) -> String {
+        let dir = tempfile::tempdir().expect("should create temp dir");
+        let path = write(&dir, "bad.csv", content);
+        let options = ReadOptions { skip_bad_lines: false, require_labels: true };
+        let result = Reader::open(&path, schema, options).and_then(|mut reader| {
+            while reader.next_sample()?.is_some() {}
+            Ok(())
+        });
+        let err = result.expect_err("should fail").to_string();
+        err.replace(&format!("{}/", dir.path().display()), "")
+    }
+
+    fn id(field: &str, raw: &str) -> u64 {
+        hash_feature(0, field, raw.as_bytes())
+    }
+
+    const CSV: &str = r#"
+        [input]
+        format = "csv"
+        [input.label]
+        column = "click"
+        [[input.dense]]
+        column = "price"
+        transform = "log1p"
+        [[input.dense]]
+        column = "age"
+        transform = "standardize"
+        mean = 30.0
+        std = 10.0
+        [[input.fields]]
+        name = "genres"
+        separator = "|"
+        [[input.fields]]
+        name = "hist"
+        column = "history"
+        separator = "^"
+        weighted = true
+        [[groups]]
+        name = "item"
+        fields = ["item", "genres"]
+        pooling = "mean"
+        [[groups]]
+        name = "user"
+        fields = ["hist"]
+        pooling = "sqrtn"
+    "#;
+
+    #[test]
+    fn csv_header_quoting_multi_values_and_weights() {
+        let schema = parse(CSV);
+        assert_eq!(schema.dense_width(), 2);
+        let content = "\u{feff}click,item,price,age,genres,history,unused\r\n\
+            1,a1,3,40,Comedy|Drama,x:0.5^y:2,zzz\r\n\
+            0,\"b,2\",,,,,\n\
+            0,\"say \"\"hi\"\"\",0,30,|Drama||,x,\"multi\nline\"\n\
+            1,c3,-5,20,Drama,,\n";
+        let samples = read(&schema, content.as_bytes());
+        assert_eq!(samples.len(), 4);
+        let s = &samples[0];
+        assert_eq!((s.line, s.label), (2, Some(1.0)));
+        assert!((s.dense[0] - 4f32.ln()).abs() < 1e-6);
+        assert!((s.dense[1] - 1.0).abs() < 1e-6);
+        assert_eq!(s.ids[0], [id("item", "a1"), id("genres", "Comedy"), id("genres", "Drama")]);
+        assert_eq!(s.ids[1], [id("hist", "x"), id("hist", "y")]);
+        assert_eq!(s.weights[1], [0.5, 2.0]);
+        // A quoted value keeps its delimiter; missing values give no id and dense 0.
+        let s = &samples[1];
+        assert_eq!((s.line, s.label, s.dense.as_slice()), (3, Some(0.0), &[0.0, 0.0][..]));
+        assert_eq!(s.ids[0], [id("item", "b,2")]);
+        assert!(s.ids[1].is_empty());
+        // Escaped quotes, empty items, an item without a weight, a quoted line break.
+        let s = &samples[2];
+        assert_eq!(s.line, 4);
+        assert_eq!(s.ids[0], [id("item", "say \"hi\""), id("genres", "Drama")]);
+        assert_eq!(
+            (s.ids[1].as_slice(), s.weights[1].as_slice()),
+            (&[id("hist", "x")][..], &[1.0][..])
+        );
+        let s = &samples[3];
+        assert_eq!(s.line, 6, "the quoted line break counts as a line");
+        assert_eq!(s.dense, [0.0, -1.0]);
+    }
+
+    #[test]
+    fn csv_batches_keep_weights_only_where_needed() {
+        let schema = parse(CSV);
+        let dir = tempfile::tempdir().expect("should create temp dir");
+        let content = "click,item,price,age,genres,history,unused\n\
+            1,a,1,1,G,p^q,\n0,b,1,1,,r:3,\n1,,1,1,,,\n";
+        let path = write(&dir, "w.csv", content.as_bytes());
+        let mut reader = Reader::open(&path, &schema, ReadOptions::default()).expect("open");
+        let batch = reader.read_batch(10).expect("should read");
+        assert_eq!((batch.len, batch.labels.as_slice()), (3, &[1.0, 0.0, 1.0][..]));
+        assert_eq!(batch.groups[0].offsets, [0, 2, 3, 3]);
+        assert!(batch.groups[0].weights.is_empty());
+        assert_eq!(batch.groups[1].offsets, [0, 2, 3, 3]);
+        assert_eq!(batch.groups[1].weights, [1.0, 1.0, 3.0]);
+        batch.validate(&schema, true).expect("a valid batch");
+    }
+
+    #[test]
+    fn csv_without_header_by_index_trailing_delimiter_and_label_maps() {
+        let schema = parse(
+            r#"
+            [input]
+            format = "csv"
+            delimiter = ";"
+            header = false
+            quote = ""
+            missing = ["", "NA"]
+            [input.label]
+            column = 2
+            map = "threshold"
+            threshold = 4
+            [[input.fields]]
+            name = "u"
+            column = 0
+            [[input.fields]]
+            name = "seq"
+            column_range = [3, 5]
+            missing = ["0"]
+            [[groups]]
+            name = "g"
+            fields = ["u", "seq"]
+        "#,
+        );
+        let samples = read(&schema, b"7;x;4.5;11;0;12\n8;x;3;0;NA;0;\nNA;\"q;1;1;1;1\n");
+        assert_eq!(samples.len(), 3);
+        assert_eq!(samples[0].label, Some(1.0));
+        assert_eq!(samples[0].ids[0], [id("u", "7"), id("seq", "11"), id("seq", "12")]);
+        assert_eq!(samples[1].label, Some(0.0));
+        assert_eq!(samples[1].ids[0], [id("u", "8"), id("seq", "NA")], "NA is not missing for seq");
+        assert_eq!(samples[2].ids[0].len(), 3, "quotes are plain bytes with quote = \"\"");
+
+        let pm = |map: &str, label: &str| {
+            let schema = parse(&format!(
+                "[input]\nformat='csv'\n[input.label]\ncolumn='y'\nmap='{map}'\n\
+                 [[groups]]\nname='g'\nfields=['a']"
+            ));
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = write(&dir, "l.csv", format!("y,a\n{label},v\n").as_bytes());
+            let mut reader = Reader::open(&path, &schema, ReadOptions::default()).expect("open");
+            reader.next_sample().map(|s| s.and_then(|s| s.label)).map_err(|e| e.to_string())
+        };
+        assert_eq!(pm("plus_minus", "-1"), Ok(Some(0.0)));
+        assert_eq!(pm("plus_minus", "+1"), Ok(Some(1.0)));
+        assert_eq!(pm("plus_minus", "1.0"), Ok(Some(1.0)));
+        assert!(pm("plus_minus", "0").is_err_and(|e| e.contains("expected -1 or 1, found \"0\"")));
+        assert_eq!(pm("binary", "1.0"), Ok(Some(1.0)));
+        assert!(pm("binary", "-1").is_err_and(|e| e.contains("column 1 (y): expected 0 or 1")));
+    }
+
+    #[test]
+    fn csv_errors_name_file_line_column_and_reason() {
+        let schema = parse(CSV);
+        let header = "click,item,price,age,genres,history,unused\n";
+        let cases = [
+            ("1,a,1,1,G,h\n", "bad.csv:2: expected 7 columns, found 6"),
+            ("1,a,x,1,G,h,\n", "bad.csv:2: column 3 (price): not a number: \"x\""),
+            ("1,a,1,inf,G,h,\n", "bad.csv:2: column 4 (age): not a number: \"inf\""),
+            ("2,a,1,1,G,h,\n", "bad.csv:2: column 1 (click): expected 0 or 1, found \"2\""),
+            ("1,a,1,1,G,h:w,\n", "bad.csv:2: column 6 (history): weight of \"h:w\" is not"),
+            ("1,\"a\"b,1,1,G,h,\n", "bad.csv:2: column 2: text after the closing quote"),
+            ("1,\"a,1,1,G,h,\n", "bad.csv:2: column 2: unterminated quoted value"),
+            ("\n", "bad.csv:2: empty line"),
+        ];
+        for (line, want) in cases {
+            let got = error(&schema, format!("{header}{line}").as_bytes());
+            assert!(got.contains(want), "{got:?} should contain {want:?}");
+        }
+        let got = error(&schema, b"click,item,price,genres,history\n");
+        assert!(
+            got.contains("bad.csv:1: dense input 1: the header has no column \"age\""),
+            "{got}"
+        );
+        let got = error(&schema, b"item,price,age,genres,history\n1,2,3,4,5\n");
+        assert!(got.contains("bad.csv:1: label: the header has no column \"click\""), "{got}");
+        let got = error(&schema, b"");
+        assert!(got.contains("bad.csv:1: the file is empty: no header line"), "{got}");
+        let dup = b"click,item,item,price,age,genres,history\n";
+        assert!(error(&schema, dup).contains("column \"item\" appears more than once"));
+    }
+
+    #[test]
+    fn predicting_reads_a_csv_without_its_label_column() {
+        let schema = parse(CSV);
+        let samples = read(&schema, b"item,price,age,genres,history\na,1,30,,\n");
+        assert_eq!(samples.len(), 1);
+        assert_eq!(samples[0].label, None);
+        assert_eq!(samples[0].ids[0], [id("item", "a")]);
+    }
+
+    const LIBSVM: &str = r#"
+        [input]
+        format = "libsvm"
+        index_base = 1
+        [input.label]
+        map = "plus_minus"
+        [[input.fields]]
+        name = "user"
+        range = [1, 100]
+        [[input.fields]]
+        name = "item"
+        range = [101, 200]
+        [[input.fields]]
+        name = "unused"
+        range = [201, 201]
+        [[groups]]
+        name = "all"
+        fields = ["user", "item"]
+        pooling = "sqrtn"
+    "#;
+
+    #[test]
+    fn libsvm_ranges_weights_and_index_base() {
+        let schema = parse(LIBSVM);
+        assert_eq!(schema.dense_width(), 0);
+        let samples = read(&schema, b"-1 1:1 150:0.5 201:1\n+1  7:2\t\n3:1\n");
+        assert_eq!(samples.len(), 3);
+        assert_eq!(samples[0].label, Some(0.0));
+        // Ids hash the 0-based index: 1 in a 1-based file is index 0.
+        assert_eq!(samples[0].ids[0], [id("user", "0"), id("item", "149")]);
+        assert_eq!(samples[0].weights[0], [1.0, 0.5]);
+        assert_eq!((samples[1].label, samples[1].weights[0].as_slice()), (Some(1.0), &[2.0][..]));
+        assert_eq!(
+            (samples[2].label, samples[2].ids[0].as_slice()),
+            (None, &[id("user", "2")][..])
+        );
+
+        let cases = [
+            ("1 0:1\n", "bad.csv:1: token 1 (\"0:1\"): index 0 is below input.index_base 1"),
+            ("1 202:1\n", "token 1 (\"202:1\"): index 202 is in no declared field's range"),
+            ("1 5\n", "token 1 (\"5\"): expected index:value"),
+            ("1 5:x\n", "token 1 (\"5:x\"): the value is not a finite number"),
+            ("1 5:1 -3:1\n", "token 2 (\"-3:1\"): the index is not a non-negative integer"),
+            ("0 5:1\n", "label: expected -1 or 1, found \"0\""),
+            ("1 5:1\n   \n", "bad.csv:2: empty line"),
+        ];
+        for (content, want) in cases {
+            let got = error(&schema, content.as_bytes());
+            assert!(got.contains(want), "{got:?} should contain {want:?}");
+        }
+    }
+
+    #[test]
+    fn libffm_field_numbers_and_errors() {
+        let schema = parse(
+            r#"
+            [input]
+            format = "libffm"
+            index_base = 0
+            [[input.fields]]
+            name = "a"
+            field = 0
+            [[input.fields]]
+            name = "b"
+            field = 1
+            [[input.fields]]
+            name = "c"
+            field = 2
+            [[groups]]
+            name = "ab"
+            fields = ["a", "b"]
+            [[groups]]
+            name = "c"
+            fields = ["c"]
+            pooling = "mean"
+        "#,
+        );
+        let samples = read(&schema, b"1 0:5:0.25 1:5:1 2:9:0.5 2:10:0.5\n0 1:3:1\n");
+        assert_eq!(samples[0].label, Some(1.0));
+        assert_eq!(samples[0].ids[0], [id("a", "5"), id("b", "5")]);
+        assert_eq!(samples[0].weights[0], [0.25, 1.0]);
+        assert_eq!(samples[0].ids[1], [id("c", "9"), id("c", "10")]);
+        assert_eq!((samples[1].label, samples[1].ids[1].len()), (Some(0.0), 0));
+        let got = error(&schema, b"1 3:5:1\n");
+        assert!(got.contains("token 1 (\"3:5:1\"): field 3 is not declared"), "{got}");
+        let got = error(&schema, b"1 0:5\n");
+        assert!(got.contains("token 1 (\"0:5\"): expected field:index:value"), "{got}");
+    }
+
+    #[test]
+    fn skipped_lines_are_counted_with_examples() {
+        let schema = parse(LIBSVM);
+        let dir = tempfile::tempdir().expect("should create temp dir");
+        let path = write(&dir, "s.txt", b"1 1:1\nbad\n1 2:1\n1 999:1\n");
+        let options = ReadOptions { skip_bad_lines: true, require_labels: true };
+        let mut reader = Reader::open(&path, &schema, options).expect("open");
+        let batch = reader.read_batch(10).expect("should read");
+        assert_eq!(batch.len, 2);
+        assert_eq!(reader.skipped_lines(), 2);
+        assert!(reader.skip_examples()[0].ends_with(":2: label: expected -1 or 1, found \"bad\""));
+        assert!(reader.skip_examples()[1].contains(":4: token 1"));
+    }
+}

@@ -496,3 +496,80 @@ impl Resolved {
         Err(Error::Schema(format!("group {group}: field {field:?} is not in the input: {hint}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Schema;
+
+    #[test]
+    fn invalid_input_sections_name_the_problem() {
+        let group = "[[groups]]\nname='g'\nfields=['a']\n";
+        let cases = [
+            ("format='criteo'\ndelimiter=','", "is a preset"),
+            ("format='csv'", "input.label.column is required"),
+            ("format='csv'\ndelimiter='ab'\nlabel={column='y'}", "must be one ASCII character"),
+            (
+                "format='csv'\nquote=','\nlabel={column='y'}",
+                "quote and input.delimiter must differ",
+            ),
+            ("format='csv'\nheader=true\ncolumns=['y','a']\nlabel={column='y'}", "header = false"),
+            ("format='libsvm'", "input.index_base is required"),
+            ("format='libsvm'\nindex_base=2", "must be 0 or 1"),
+            ("format='libsvm'\nindex_base=0\ndelimiter=','", "applies to csv input, not libsvm"),
+            ("format='libsvm'\nindex_base=0\nlabel={column='y'}", "start with the label"),
+            ("format='csv'\nlabel={column='y', map='threshold'}", "needs a finite"),
+            ("format='csv'\nlabel={column='y', threshold=3.0}", "only used with map"),
+            (
+                "format='csv'\nlabel={column='y'}\ndense=[{column='p', transform='standardize'}]",
+                "standardize needs mean and std",
+            ),
+            (
+                "format='csv'\nlabel={column='y'}\ndense=[{column='p', transform='standardize', \
+                 mean=0.0, std=0.0}]",
+                "std finite and > 0",
+            ),
+            (
+                "format='csv'\nlabel={column='y'}\nfields=[{name='a', column=1, columns=[2]}]",
+                "one of column, columns and column_range",
+            ),
+            (
+                "format='libsvm'\nindex_base=0\nfields=[{name='a', range=[0,5]}, \
+                 {name='b', range=[5,9]}]",
+                "overlap",
+            ),
+            ("format='libsvm'\nindex_base=0\nfields=[{name='a'}]", "need range"),
+            (
+                "format='libffm'\nindex_base=0\nfields=[{name='a', range=[0,1]}]",
+                "only name and field",
+            ),
+            (
+                "format='libsvm'\nindex_base=0\nfields=[{name='b', range=[0,1]}]",
+                "field \"a\" is not in",
+            ),
+            (
+                "format='csv'\nheader=false\ncolumns=['y','b']\nlabel={column='y'}",
+                "not in the input",
+            ),
+        ];
+        for (input, want) in cases {
+            let text = format!("[input]\n{input}\n{group}");
+            let err = Schema::from_toml_str(&text).expect_err(&text).to_string();
+            assert!(err.contains(want), "{err:?} should contain {want:?}");
+        }
+    }
+
+    #[test]
+    fn stored_schemas_keep_their_input_section() {
+        let text = "[input]\nformat='libffm'\nindex_base=1\nfields=[{name='a', field=1}]\n\
+                    [[groups]]\nname='g'\nfields=['a']\npooling='sqrtn'\n";
+        let schema = Schema::from_toml_str(text).expect("valid");
+        let again = Schema::from_toml_str(&schema.to_toml_string()).expect("round trip");
+        assert_eq!(schema, again);
+        let mut other = again.clone();
+        other.input.index_base = Some(0);
+        assert_eq!(other.difference_from(&schema), None, "layout details may change");
+        let criteo = Schema::criteo_default();
+        let diff = schema.difference_from(&criteo).expect("differs");
+        assert!(diff.starts_with("input.format: criteo stored, libffm given"), "{diff}");
+    }
+}
