@@ -171,7 +171,13 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     }
     let step = engine.checkpoint().context("final checkpoint")?;
     report_skips(&total);
-    if total.samples == 0 {
+    if total.samples == 0 && total.skipped_lines > 0 {
+        log::warn!(
+            "no samples were trained: every line of {} that was read is malformed ({} skipped)",
+            args.data.data.display(),
+            total.skipped_lines
+        );
+    } else if total.samples == 0 {
         log::warn!(
             "no samples were trained: {} holds none in the selected range",
             args.data.data.display()

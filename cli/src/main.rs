@@ -30,7 +30,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Train a model on a Criteo-format file (creating the database if needed).
+    /// Train a model on a data file read as the schema's [input] says (creating the database
+    /// if needed).
     Train(commands::TrainArgs),
     /// Score a labeled file: logloss, AUC, mean prediction vs observed CTR.
     Eval(commands::EvalArgs),
@@ -58,10 +59,11 @@ enum Command {
 /// Which lines of the input file to use, shared by the commands that read data.
 #[derive(Debug, Clone, Args)]
 struct DataArgs {
-    /// Criteo-format TSV: label, I1..I13, C1..C26 (plain or gzip).
+    /// The data file (plain or gzip), in the format of the schema's [input]: Criteo TSV by
+    /// default, or CSV, libsvm or libffm (docs/input.md).
     #[arg(long)]
     data: PathBuf,
-    /// Skip this many samples at the start of the file.
+    /// Skip this many samples at the start of the file (a header line is not a sample).
     #[arg(long, default_value_t = 0)]
     skip_lines: u64,
     /// Use at most this many samples after the skipped ones (0 = to the end).

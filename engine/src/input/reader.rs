@@ -378,6 +378,20 @@ impl Reader {
                 role.push(Role::Field(f));
             }
         }
+        // The label feeding the model as well would leak the answer into training.
+        if let Some(at) = label_at {
+            if let Some(role) = roles[at].iter().find(|r| **r != Role::Label) {
+                let what = match role {
+                    Role::Dense(k) => format!("dense input {k}"),
+                    Role::Field(f) => format!("field {}", self.fields[*f].name),
+                    Role::Label => String::new(),
+                };
+                return Err(fail(format!(
+                    "the label column {} also feeds {what}: that would train on the answer",
+                    column_label_plain(&names, at)
+                )));
+            }
+        }
         // A headerless file whose names include the label also accepts lines without it.
         let short = match (from_schema, label_at) {
             (true, Some(at)) => {
@@ -706,6 +720,14 @@ impl Reader {
             self.sample.push(plan.group, feature_id(plan.seed, raw), weight);
         }
         Ok(())
+    }
+}
+
+/// `column 3 (site_id)` for a position in a list of names.
+fn column_label_plain(names: &[String], at: usize) -> String {
+    match names.get(at) {
+        Some(name) if *name != format!("column {at}") => format!("{} ({name})", at + 1),
+        _ => format!("{}", at + 1),
     }
 }
 
@@ -1117,6 +1139,13 @@ mod tests {
         assert!(got.contains("bad.csv:1: the file is empty: no header line"), "{got}");
         let dup = b"click,item,item,price,age,genres,history\n";
         assert!(error(&schema, dup).contains("column \"item\" appears more than once"));
+        // The label may not feed the model too.
+        let leak = parse(
+            "[input]\nformat='csv'\n[input.label]\ncolumn='y'\n\
+             [[groups]]\nname='g'\nfields=['y']",
+        );
+        let got = error(&leak, b"y\n1\n");
+        assert!(got.contains("bad.csv:1: the label column 1 (y) also feeds field y"), "{got}");
     }
 
     #[test]

@@ -307,6 +307,20 @@ impl InputSettings {
                         set header = false or drop it"
                 .into());
         }
+        if csv && !header && spec.columns.is_empty() {
+            let mut refs: Vec<&ColumnRef> =
+                spec.label.iter().filter_map(|l| l.column.as_ref()).collect();
+            refs.extend(spec.dense.iter().map(|d| &d.column));
+            refs.extend(spec.fields.iter().flat_map(|f| f.column.iter().chain(&f.columns)));
+            if let Some(ColumnRef::Name(name)) =
+                refs.iter().find(|r| matches!(r, ColumnRef::Name(_)))
+            {
+                return bad(format!(
+                    "column {name:?}: a file without a header has no column names; \
+                     refer to columns by 0-based position or name them in input.columns"
+                ));
+            }
+        }
         let index_base = match (spec.format, spec.index_base) {
             (Format::Libsvm | Format::Libffm, Some(b @ (0 | 1))) => b,
             (Format::Libsvm | Format::Libffm, Some(b)) => {
@@ -319,7 +333,7 @@ impl InputSettings {
                 ))
             }
             (_, Some(_)) => {
-                return bad(format!("input.index_base applies to libsvm and libffm, not csv"))
+                return bad("input.index_base applies to libsvm and libffm, not csv".into())
             }
             (_, None) => 0,
         };
