@@ -14,7 +14,9 @@ use crate::layout;
 use crate::schema::Schema;
 use crate::stats::{bump, Stats, StatsSnapshot};
 use crate::store::record::{decode_row, init_row, RowHeader};
-use crate::store::{self, MemoryStore, OpenMode, RocksOptions, RocksStore, Store, WriteSet};
+use crate::store::{
+    self, MemoryStore, OpenMode, RocksOptions, RocksStore, Store, StoreMemory, WriteSet,
+};
 use crate::train::mlp::{self, Adam, Mlp};
 use crate::train::{self, Gathered};
 
@@ -414,6 +416,16 @@ impl Engine {
     /// A copy of the counters.
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()
+    }
+
+    /// What the store (RocksDB) holds in memory now, outside the RAM tier: block cache,
+    /// memtables, table readers.
+    ///
+    /// # Errors
+    ///
+    /// Store errors reading its properties.
+    pub fn store_memory(&self) -> Result<StoreMemory> {
+        self.store.memory()
     }
 
     /// Rows in the RAM tier and the bytes charged for them.

@@ -63,5 +63,5 @@ pub use schema::{
     Group, InputSettings, MlpSettings, OptimizerKind, Pooling, Schema, SparseOptimizer,
 };
 pub use stats::StatsSnapshot;
-pub use store::{EvictionPolicy, GroupProperties, RocksOptions, SstFile};
+pub use store::{EvictionPolicy, GroupProperties, RocksOptions, SstFile, StoreMemory};
 pub use train::mlp::{logit_loss, sigmoid};

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use crossbeam_channel::{bounded, Receiver, Sender};
-use gwen::{Batch, Engine, EngineOptions, Prefetched, StatsSnapshot};
+use gwen::{Batch, Engine, EngineOptions, Prefetched, StatsSnapshot, StoreMemory};
 use serde_json::json;
 
 use super::stream::Stream;
@@ -27,7 +27,12 @@ struct Loop {
     losses: Vec<f64>,
     started: Instant,
     logged: Instant,
+    /// The largest store memory figures seen (sampled every [`MEMORY_EVERY`] steps).
+    memory: StoreMemory,
 }
+
+/// Steps between samples of the store's memory.
+const MEMORY_EVERY: u64 = 50;
 
 impl Loop {
     fn new() -> Self {
@@ -40,7 +45,22 @@ impl Loop {
             losses: Vec::new(),
             started: now,
             logged: now,
+            memory: StoreMemory::default(),
         }
+    }
+
+    /// Keeps the largest of each store memory figure.
+    fn sample_memory(&mut self, engine: &Engine) -> anyhow::Result<()> {
+        if self.steps % MEMORY_EVERY == 0 {
+            let now = engine.store_memory().context("store memory")?;
+            let m = &mut self.memory;
+            m.block_cache_bytes = m.block_cache_bytes.max(now.block_cache_bytes);
+            m.block_cache_pinned_bytes =
+                m.block_cache_pinned_bytes.max(now.block_cache_pinned_bytes);
+            m.memtable_bytes = m.memtable_bytes.max(now.memtable_bytes);
+            m.table_readers_bytes = m.table_readers_bytes.max(now.table_readers_bytes);
+        }
+        Ok(())
     }
 
     fn record(&mut self, setup: &ChildSetup, samples: usize, loss_sum: f64) {
@@ -168,6 +188,7 @@ fn training_record(
         "store_bytes": end.store_bytes,
         "peak_rss_bytes": end.rss_training,
         "peak_rss_with_checkpoint_bytes": end.rss_all,
+        "max_rocksdb_memory": run.memory,
         "loss_first_tenth": loss_first,
         "loss_last_tenth": loss_last,
     })
@@ -203,6 +224,7 @@ fn train_plain(engine: &Engine, setup: &ChildSetup) -> anyhow::Result<Loop> {
         while let Some(batch) = receive(&receiver, &mut run.input_wait) {
             let report = engine.train_step(&batch).context("training step")?;
             run.record(setup, report.samples, report.loss_sum);
+            run.sample_memory(engine)?;
         }
         Ok(run)
     })
@@ -222,6 +244,7 @@ fn train_prefetched(engine: &Engine, setup: &ChildSetup) -> anyhow::Result<Loop>
             let (batch, prefetched) = item.context("prefetch")?;
             let report = engine.train_prefetched(&batch, prefetched).context("training step")?;
             run.record(setup, report.samples, report.loss_sum);
+            run.sample_memory(engine)?;
         }
         Ok(run)
     })

@@ -12,7 +12,7 @@ use std::ops::Range;
 
 pub use memory::MemoryStore;
 pub(crate) use rocks::OpenMode;
-pub use rocks::{GroupProperties, RocksOptions, RocksStore, SstFile};
+pub use rocks::{GroupProperties, RocksOptions, RocksStore, SstFile, StoreMemory};
 
 use crate::error::Result;
 use crate::hash::EmbeddingId;
@@ -154,6 +154,16 @@ pub trait Store: Send + Sync {
     /// Store flush failures.
     fn flush(&self) -> Result<()> {
         Ok(())
+    }
+
+    /// What the store holds in memory outside the engine's cache (zero for the in-RAM store,
+    /// whose rows are the engine's own).
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    fn memory(&self) -> Result<StoreMemory> {
+        Ok(StoreMemory::default())
     }
 
     /// Writes a consistent point-in-time copy of the whole store to the new directory `dir`.

@@ -53,6 +53,8 @@ pub(crate) enum OpenMode<'a> {
 /// A [`Store`] on RocksDB.
 pub struct RocksStore {
     db: DB,
+    /// The block cache shared by every column family (kept for its usage figures).
+    cache: Cache,
     path: PathBuf,
     group_cfs: Vec<String>,
     read_only: bool,
@@ -70,6 +72,19 @@ pub struct GroupProperties {
     pub sst_bytes: u64,
     /// Bytes compaction estimates it still has to rewrite.
     pub pending_compaction_bytes: u64,
+}
+
+/// Memory RocksDB holds for the store right now, from its cache and properties.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StoreMemory {
+    /// Bytes in the block cache (data, index and filter blocks), pinned ones included.
+    pub block_cache_bytes: u64,
+    /// Bytes of the block cache pinned by readers or by table files (L0 index and filters).
+    pub block_cache_pinned_bytes: u64,
+    /// Bytes of all memtables, active and waiting to be flushed, over every column family.
+    pub memtable_bytes: u64,
+    /// RocksDB's estimate of table-reader memory outside the block cache.
+    pub table_readers_bytes: u64,
 }
 
 /// One SST file of the store.
@@ -191,6 +206,7 @@ impl RocksStore {
         log::debug!("opened rocksdb at {} with {} column families", path.display(), names.len());
         Ok(RocksStore {
             db,
+            cache,
             path: path.to_path_buf(),
             group_cfs: Vec::new(),
             read_only: mode == OpenMode::ReadOnly,
@@ -221,6 +237,31 @@ impl RocksStore {
             sst_bytes: get("rocksdb.total-sst-files-size")?,
             pending_compaction_bytes: get("rocksdb.estimate-pending-compaction-bytes")?,
         })
+    }
+
+    /// What RocksDB holds in memory for this store (see [`StoreMemory`]).
+    ///
+    /// # Errors
+    ///
+    /// Store errors reading a property.
+    pub fn memory(&self) -> Result<StoreMemory> {
+        let mut memory = StoreMemory {
+            block_cache_bytes: self.cache.get_usage() as u64,
+            block_cache_pinned_bytes: self.cache.get_pinned_usage() as u64,
+            ..StoreMemory::default()
+        };
+        let mut names = vec![META_CF.to_string()];
+        names.extend(self.group_cfs.iter().cloned());
+        for name in &names {
+            let Some(cf) = self.db.cf_handle(name) else { continue };
+            let get = |property: &str| -> Result<u64> {
+                let value = self.db.property_int_value_cf(&cf, property);
+                Ok(value.map_err(|source| self.error("property", source))?.unwrap_or(0))
+            };
+            memory.memtable_bytes += get("rocksdb.cur-size-all-mem-tables")?;
+            memory.table_readers_bytes += get("rocksdb.estimate-table-readers-mem")?;
+        }
+        Ok(memory)
     }
 
     /// Checks a checkpoint opened read-only against the file list written with it.
@@ -387,6 +428,10 @@ impl Store for RocksStore {
         }
         let meta = self.meta_cf()?;
         self.db.flush_cf(&meta).map_err(|source| self.error("flush", source))
+    }
+
+    fn memory(&self) -> Result<StoreMemory> {
+        RocksStore::memory(self)
     }
 
     fn snapshot_to(&self, dir: &Path) -> Result<()> {
