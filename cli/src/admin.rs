@@ -138,6 +138,7 @@ fn print_info(info: &DatabaseInfo) -> std::io::Result<()> {
         info.view_age_s
     )?;
     say!("live store      {} ({})", info.live_state, mib(info.live_bytes))?;
+    say!("input           {}", format!("{:?}", info.input.format).to_lowercase())?;
     say!("mlp             {} dense inputs, hidden {:?}", info.dense_width, info.mlp_hidden)?;
     say!("")?;
     say!(
@@ -241,7 +242,8 @@ fn inspect_row(args: &RowArgs) -> anyhow::Result<bool> {
                 "field {field} is not in group {}",
                 group.name
             );
-            gwen::hash_feature(info.hash_seed, &field, value.as_bytes())
+            let bytes = info.input.hashed_bytes(value)?;
+            gwen::hash_feature(info.hash_seed, &field, &bytes)
         }
         (None, None) => anyhow::bail!("give --value or --id"),
     };

@@ -136,15 +136,20 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         None => None,
     };
     let probe_schema = schema.clone().unwrap_or_else(Schema::criteo_default);
-    drop(BatchStream::spawn(&args.data, &probe_schema, true)?);
-    check_lookahead(&probe_schema, args)?;
+    let db = &args.engine.db;
+    let is_new = std::fs::read_dir(db).map(|mut d| d.next().is_none()).unwrap_or(true);
+    if is_new {
+        // A database is only created for data that can at least be opened as the schema says.
+        // An existing one is opened first instead: its stored schema (and a mismatch with the
+        // one given) decides how the data is read.
+        drop(BatchStream::spawn(&args.data, &probe_schema, true)?);
+        check_lookahead(&probe_schema, args)?;
+    }
     let options = EngineOptions {
         min_count: args.min_count,
         keep_checkpoints: args.keep_checkpoints,
         ..args.engine.options(false)
     };
-    let db = &args.engine.db;
-    let is_new = std::fs::read_dir(db).map(|mut d| d.next().is_none()).unwrap_or(true);
     let engine = match (&schema, is_new) {
         (Some(schema), _) => Engine::open_or_create(db, schema, options),
         (None, true) => Engine::create(db, &probe_schema, options),

@@ -63,7 +63,8 @@ struct DataArgs {
     /// default, or CSV, libsvm or libffm (docs/input.md).
     #[arg(long)]
     data: PathBuf,
-    /// Skip this many samples at the start of the file (a header line is not a sample).
+    /// Skip this many records at the start of the file, unparsed (a header line is not one;
+    /// a quoted value over several lines is one).
     #[arg(long, default_value_t = 0)]
     skip_lines: u64,
     /// Use at most this many samples after the skipped ones (0 = to the end).

@@ -69,14 +69,16 @@ fn read_all(
     sender: &crossbeam_channel::Sender<anyhow::Result<Batch>>,
 ) -> ReadSummary {
     let mut summary = ReadSummary::default();
-    let mut to_skip = data.skip_lines;
+    if data.skip_lines > 0 {
+        // Skipped records are not parsed: a malformed line among them does not matter.
+        if let Err(e) = reader.skip_records(data.skip_lines) {
+            let _ = sender.send(Err(anyhow::Error::new(e)));
+            return summary;
+        }
+    }
     let mut remaining = if data.max_lines == 0 { u64::MAX } else { data.max_lines };
     loop {
-        let want = if to_skip > 0 {
-            to_skip.min(data.batch as u64) as usize
-        } else {
-            remaining.min(data.batch as u64) as usize
-        };
+        let want = remaining.min(data.batch as u64) as usize;
         if want == 0 {
             break;
         }
@@ -91,10 +93,6 @@ fn read_all(
         let n = batch.len;
         if n == 0 {
             break;
-        }
-        if to_skip > 0 {
-            to_skip -= n as u64;
-            continue;
         }
         remaining -= n as u64;
         summary.samples += n as u64;

@@ -109,6 +109,13 @@ impl Batch {
             if let Some(k) = group.weights.iter().position(|w| !w.is_finite()) {
                 return bad(format!("group {name}: weight {k} is not finite"));
             }
+            let mean = schema.groups[g].pooling == crate::schema::Pooling::Mean;
+            if let Some(k) = group.weights.iter().position(|&w| mean && w < 0.0) {
+                return bad(format!(
+                    "group {name}: weight {k} is {}; mean pooling needs weights >= 0",
+                    group.weights[k]
+                ));
+            }
         }
         Ok(())
     }

@@ -441,8 +441,9 @@ impl Engine {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] for a malformed batch (nothing is changed), a read-only
-    /// engine, or a poisoned one; store errors (the engine is then poisoned).
+    /// [`Error::InvalidArgument`] for a malformed batch (nothing is changed), a batch whose loss
+    /// or gradients are not finite (no parameter is updated), a read-only engine, or a
+    /// poisoned one; store errors (the engine is then poisoned).
     pub fn train_step(&self, batch: &Batch) -> Result<StepReport> {
         self.train_step_with(batch, None)
     }
@@ -574,6 +575,17 @@ impl Engine {
             let dense = read(&self.dense)?;
             self.pool.install(|| train::forward_backward(schema, &dense.mlp, &rows, batch))
         };
+        if let Some(what) = grads.non_finite(schema) {
+            // Applying it would make the model useless for good; refuse the batch instead.
+            let mut cache = lock(&self.cache, "cache")?;
+            unpin_all(&mut cache.lru, &slots);
+            return Err(Error::InvalidArgument(format!(
+                "the batch gives a non-finite (or overflowing) {what} at step {}; nothing was updated \
+                 (dense inputs or pooling weights too large for the model: transform or \
+                 scale them)",
+                self.step() + 1
+            )));
+        }
         self.pool.install(|| {
             use rayon::prelude::*;
             rows.par_iter_mut().zip(&grads.rows).enumerate().for_each(|(g, (r, grad))| {

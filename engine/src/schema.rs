@@ -342,6 +342,23 @@ impl Schema {
             let (s, g) = (stored.dense_width(), self.dense_width());
             return differ("dense inputs", s.to_string(), g.to_string());
         }
+        if stored.input != self.input {
+            // The stored `[input]` is what `eval` and `predict` read later files with, and what
+            // the weights mean: a different layout must be a different database.
+            let table = |s: &Schema| match toml::Value::try_from(&s.input) {
+                Ok(toml::Value::Table(t)) => t,
+                _ => toml::Table::new(),
+            };
+            let (st, gt) = (table(stored), table(self));
+            let keys = ["format", "delimiter", "header", "columns", "quote", "missing"];
+            let keys = keys.into_iter().chain(["index_base", "label", "dense", "fields"]);
+            let shown = |t: &toml::Table, key: &str| match t.get(key) {
+                Some(v) => format!("{key} = {v}"),
+                None => format!("no {key}"),
+            };
+            let key = keys.into_iter().find(|k| st.get(*k) != gt.get(*k)).unwrap_or("format");
+            return differ("[input]", shown(&st, key), shown(&gt, key));
+        }
         if stored.mlp.hidden != self.mlp.hidden {
             let (s, g) = (&stored.mlp.hidden, &self.mlp.hidden);
             return differ("mlp.hidden", format!("{s:?}"), format!("{g:?}"));

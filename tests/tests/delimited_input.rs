@@ -118,3 +118,72 @@ fn bad_csv_input_names_file_line_and_column() {
     let out = gwen_ok(&["predict", "--db", db, "--data", unlabeled.to_str().expect("utf-8")]);
     assert_eq!(out.lines().count(), 1, "{out}");
 }
+
+#[test]
+fn runaway_values_are_refused_and_the_input_layout_is_part_of_the_schema() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.to_str().expect("utf-8").to_string()
+    };
+    let schema = write(
+        "s.toml",
+        "[mlp]\nhidden = [4]\n[input]\nformat = 'csv'\n[input.label]\ncolumn = 'y'\n\
+         [[input.dense]]\ncolumn = 'p'\n[[groups]]\nname = 'g'\nfields = ['u']\n",
+    );
+    let good = write("good.csv", "y,u,p\n1,a,0.5\n0,b,1.5\n");
+    let huge = write("huge.csv", "y,u,p\n1,a,3e38\n0,b,-3e38\n");
+    let db = dir.path().join("db");
+    let db = db.to_str().expect("utf-8");
+    gwen_ok(&["train", "--db", db, "--schema", &schema, "--data", &good]);
+    let before = gwen_ok(&["predict", "--db", db, "--data", &good]);
+    let out = gwen(&["train", "--db", db, "--data", &huge]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("non-finite") && stderr.contains("nothing was updated"), "{stderr}");
+    let after = gwen_ok(&["predict", "--db", db, "--data", &good]);
+    assert_eq!(before, after, "the refused batch changed nothing");
+    assert!(after.lines().all(|l| l.parse::<f64>().is_ok_and(f64::is_finite)), "{after}");
+
+    // Another [input] on the same database is a schema mismatch.
+    let other = write(
+        "o.toml",
+        "[mlp]\nhidden = [4]\n[input]\nformat = 'csv'\ndelimiter = ';'\n[input.label]\n\
+         column = 'y'\n[[input.dense]]\ncolumn = 'p'\n[[groups]]\nname = 'g'\nfields = ['u']\n",
+    );
+    let out = gwen(&["train", "--db", db, "--schema", &other, "--data", &good]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("[input]: no delimiter stored, delimiter = \";\" given"), "{stderr}");
+}
+
+#[test]
+fn inspect_row_hashes_libsvm_indices_as_training_did() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let schema = dir.path().join("s.toml");
+    std::fs::write(
+        &schema,
+        "[mlp]\nhidden = [4]\n[input]\nformat = 'libsvm'\nindex_base = 1\n\
+         [[input.fields]]\nname = 'item'\nrange = [1, 100]\n\
+         [[groups]]\nname = 'item'\nfields = ['item']\n",
+    )
+    .expect("write schema");
+    let data = dir.path().join("d.svm");
+    std::fs::write(&data, "1 12:1\n0 13:1\n").expect("write data");
+    let db = dir.path().join("db");
+    let (db, schema, data) = (
+        db.to_str().expect("utf-8"),
+        schema.to_str().expect("utf-8"),
+        data.to_str().expect("utf-8"),
+    );
+    gwen_ok(&["train", "--db", db, "--schema", schema, "--data", data]);
+    let row = |value: &str| gwen(&["inspect", "row", db, "--group", "item", "--value", value]);
+    for value in ["12", "13"] {
+        let out = row(value);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+    assert_eq!(row("14").status.code(), Some(1), "index 14 was never trained");
+    let out = row("0");
+    assert_eq!(out.status.code(), Some(2), "0 is not an index of a 1-based file");
+}

@@ -250,6 +250,8 @@ pub struct DatabaseInfo {
     pub live_bytes: u64,
     /// Seed of the feature hash (to hash raw values as training did).
     pub hash_seed: u64,
+    /// How the model's input files are read (the schema's `[input]`).
+    pub input: crate::InputSettings,
     /// MLP hidden widths.
     pub mlp_hidden: Vec<usize>,
     /// Dense inputs.
@@ -316,6 +318,7 @@ pub fn inspect(dir: &Path) -> Result<DatabaseInfo> {
         live_state: live_state(&live),
         live_bytes,
         hash_seed: view.schema.hash_seed,
+        input: view.schema.input.clone(),
         mlp_hidden: view.schema.mlp.hidden.clone(),
         dense_width: view.schema.dense_width(),
         groups,

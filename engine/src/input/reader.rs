@@ -79,6 +79,9 @@ enum Role {
 struct FieldPlan {
     name: String,
     group: usize,
+    group_name: String,
+    /// The group pools by mean, which needs weights >= 0.
+    mean: bool,
     seed: u64,
     separator: Option<u8>,
     weighted: bool,
@@ -105,6 +108,8 @@ struct Layout {
     short: Option<Vec<Vec<Role>>>,
     /// Column names for messages.
     names: Vec<String>,
+    /// A headerless file without names: lines need at least `count` columns, more are ignored.
+    flexible: bool,
 }
 
 /// The streaming reader of any input format (see the module documentation).
@@ -129,6 +134,8 @@ pub struct Reader {
     sample: Sample,
     skipped_lines: u64,
     skip_examples: Vec<String>,
+    /// The current record ended inside a quoted value that ran past the length cap.
+    open_quote: bool,
 }
 
 impl std::fmt::Debug for Reader {
@@ -176,6 +183,8 @@ impl Reader {
                 fields.push(FieldPlan {
                     name: name.clone(),
                     group: g,
+                    group_name: group.name.clone(),
+                    mean: group.pooling == crate::schema::Pooling::Mean,
                     seed: field_seed(schema.hash_seed, name),
                     separator,
                     weighted: spec.is_some_and(|s| s.weighted),
@@ -272,6 +281,7 @@ impl Reader {
             sample,
             skipped_lines: 0,
             skip_examples: Vec::new(),
+            open_quote: false,
             input,
         };
         if matches!(reader.input.format, Format::Csv | Format::Criteo) {
@@ -280,6 +290,26 @@ impl Reader {
             } else if !reader.input.columns.is_empty() {
                 let names = reader.input.columns.clone();
                 reader.layout = Some(reader.build_layout(names, true)?);
+            } else {
+                // Columns are referred to by position only: a line needs the last of them.
+                let w = &reader.wanted;
+                let index = |c: &ColumnRef| match c {
+                    ColumnRef::Index(i) => *i,
+                    ColumnRef::Name(_) => 0,
+                };
+                let last = w
+                    .label
+                    .iter()
+                    .chain(&w.dense)
+                    .chain(w.fields.iter().map(|(c, _)| c))
+                    .map(index)
+                    .chain(w.ranges.iter().map(|r| r.1))
+                    .max()
+                    .unwrap_or(0);
+                let names = (0..=last).map(|i| format!("column {i}")).collect();
+                let mut layout = reader.build_layout(names, true)?;
+                layout.flexible = true;
+                reader.layout = Some(layout);
             }
         }
         Ok(reader)
@@ -291,7 +321,7 @@ impl Reader {
             return Err(self.parse_error(1, "the file is empty: no header line".into()));
         }
         let line = std::mem::take(&mut self.source.line);
-        let text = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&line);
+        let text = &line;
         let split = split_cells(
             text,
             self.input.delimiter,
@@ -299,7 +329,7 @@ impl Reader {
             &mut self.cells,
             &mut self.scratch,
         );
-        let names = match split {
+        let mut names: Vec<String> = match split {
             Ok(()) => self
                 .cells
                 .iter()
@@ -308,8 +338,14 @@ impl Reader {
                     String::from_utf8_lossy(bytes).into_owned()
                 })
                 .collect(),
-            Err(reason) => return Err(self.parse_error(1, format!("header: {reason}"))),
+            Err((c, reason)) => {
+                return Err(self.parse_error(1, format!("header column {}: {reason}", c + 1)))
+            }
         };
+        // A trailing delimiter after the last name does not add a column.
+        if names.len() > 1 && names.last().is_some_and(String::is_empty) {
+            names.pop();
+        }
         self.source.line = line;
         self.layout = Some(self.build_layout(names, false)?);
         Ok(())
@@ -353,7 +389,11 @@ impl Reader {
                     roles[i].push(Role::Label);
                     label_at = Some(i);
                 }
-                Err(_) if !self.options.require_labels && !from_schema => {}
+                // A file to predict may lack the label column, but not name it twice.
+                Err(_)
+                    if !self.options.require_labels
+                        && !from_schema
+                        && matches!(column, ColumnRef::Name(n) if !names.contains(n)) => {}
                 Err(reason) => return Err(fail(format!("label: {reason}"))),
             }
         }
@@ -401,26 +441,60 @@ impl Reader {
             }
             _ => None,
         };
-        Ok(Layout { count: names.len(), roles, short, names })
+        Ok(Layout { count: names.len(), roles, short, names, flexible: false })
     }
 
     /// Reads the next record into the line buffer: one line, or several when a quoted value
     /// spans line breaks. False at end of file.
     fn read_record(&mut self) -> Result<bool> {
+        self.open_quote = false;
         if !self.source.next_line()? {
             return Ok(false);
         }
+        if self.source.lines_read == 1 {
+            // A UTF-8 byte-order mark is not part of the first value.
+            if let Some(rest) = self.source.line.strip_prefix(b"\xef\xbb\xbf") {
+                self.source.line = rest.to_vec();
+            }
+        }
         if let Some(q) = self.input.quote {
-            while self.source.line.iter().filter(|&&b| b == q).count() % 2 == 1
-                && !self.source.too_long()
-            {
+            // Only a quote that starts a value opens a quoted value, as in `split_cells`; each
+            // appended line is scanned once, so a long unterminated value costs linear time.
+            let d = self.input.delimiter;
+            let mut state = scan_quotes(&self.source.line, d, q, QuoteState::CellStart);
+            while state == QuoteState::Quoted {
+                if self.source.too_long() {
+                    self.open_quote = true;
+                    break;
+                }
+                let from = self.source.line.len();
                 self.source.line.push(b'\n');
                 if !self.source.append_line()? {
                     break;
                 }
+                state = scan_quotes(&self.source.line[from..], d, q, state);
             }
         }
         Ok(true)
+    }
+
+    /// Reads up to `n` records without parsing them (blank lines are not records); returns
+    /// how many were skipped, fewer at the end of the file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the file cannot be read.
+    pub fn skip_records(&mut self, n: u64) -> Result<u64> {
+        let mut skipped = 0;
+        while skipped < n {
+            if !self.read_record()? {
+                break;
+            }
+            if !self.source.line.is_empty() {
+                skipped += 1;
+            }
+        }
+        Ok(skipped)
     }
 
     fn parse_error(&self, line: u64, reason: String) -> Error {
@@ -442,14 +516,21 @@ impl Reader {
             if !self.read_record()? {
                 return Ok(None);
             }
+            if self.source.line.is_empty() {
+                // Blank lines (a final empty line, say) are not samples.
+                continue;
+            }
             self.sample.reset(start);
-            let parsed = if self.source.too_long() {
+            let parsed = if self.open_quote {
+                Err(format!(
+                    "a quoted value runs past {MAX_LINE_BYTES} bytes: is a closing quote missing?"
+                ))
+            } else if self.source.too_long() {
                 Err(format!("line longer than {MAX_LINE_BYTES} bytes"))
-            } else if self.source.line.is_empty()
-                || (self.input.format != Format::Csv
-                    && self.source.line.iter().all(u8::is_ascii_whitespace))
+            } else if self.input.format != Format::Csv
+                && self.source.line.iter().all(u8::is_ascii_whitespace)
             {
-                Err("empty line".to_string())
+                Err("blank line of spaces".to_string())
             } else {
                 self.parse_current()
             };
@@ -568,23 +649,24 @@ impl Reader {
 
     fn parse_delimited(&mut self) -> std::result::Result<(), String> {
         let line = &self.source.line;
-        split_cells(
+        let split = split_cells(
             line,
             self.input.delimiter,
             self.input.quote,
             &mut self.cells,
             &mut self.scratch,
-        )?;
+        );
         let mut count = self.cells.len();
-        if self.layout.is_none() {
-            // No header and no names: the first line fixes the column count.
-            let names = (0..count).map(|i| format!("column {i}")).collect();
-            self.layout = Some(self.build_layout(names, false).map_err(|e| match e {
-                Error::Parse { reason, .. } => reason,
-                other => other.to_string(),
-            })?);
-        }
         let Some(layout) = &self.layout else { return Err("no column layout".into()) };
+        if let Err((c, reason)) = split {
+            return Err(format!("{}: {reason}", column_label(layout, c, c)));
+        }
+        if layout.flexible {
+            if count < layout.count {
+                return Err(format!("expected at least {} columns, found {count}", layout.count));
+            }
+            count = layout.count;
+        }
         // One trailing delimiter (an empty last column) is tolerated.
         if count == layout.count + 1 && self.cells.last().is_some_and(|c| c.0 == c.1) {
             count -= 1;
@@ -605,6 +687,12 @@ impl Reader {
             }
         };
         let short = count != layout.count;
+        if short && self.options.require_labels {
+            return Err(format!(
+                "expected {} columns, found {count}: the label is missing",
+                layout.count
+            ));
+        }
         for (c, column_roles) in roles.iter().enumerate() {
             if column_roles.is_empty() {
                 continue;
@@ -646,6 +734,17 @@ impl Reader {
                             } else {
                                 (item, 1.0)
                             };
+                            if value.is_empty() || is_missing(value, missing) {
+                                return Ok(());
+                            }
+                            if weight < 0.0 && plan.mean {
+                                return Err(format!(
+                                    "{}: weight of {} is negative, and group {} pools by mean",
+                                    name(),
+                                    shown(item),
+                                    plan.group_name
+                                ));
+                            }
                             self.sample.push(plan.group, feature_id(plan.seed, value), weight);
                             Ok(())
                         };
@@ -689,7 +788,7 @@ impl Reader {
                 return Err(format!("{}: index {index} is below input.index_base {base}", at()));
             }
             let weight = parse_f32(value)
-                .ok_or_else(|| format!("{}: the value is not a finite number", at()))?;
+                .ok_or_else(|| format!("{}: the value is not a finite 32-bit number", at()))?;
             let field = match number {
                 Some(n) => {
                     let n = parse_u64(n).ok_or_else(|| {
@@ -716,6 +815,13 @@ impl Reader {
                 continue;
             }
             let plan = &self.fields[field];
+            if weight < 0.0 && plan.mean {
+                return Err(format!(
+                    "{}: the value is negative, and group {} pools by mean",
+                    at(),
+                    plan.group_name
+                ));
+            }
             let raw = format_u64(index - base, &mut digits);
             self.sample.push(plan.group, feature_id(plan.seed, raw), weight);
         }
@@ -748,13 +854,16 @@ fn is_missing(raw: &[u8], tokens: &[Vec<u8>]) -> bool {
     tokens.iter().any(|t| t.as_slice() == raw)
 }
 
-/// Splits `value:weight` at the last `:`; an item without `:` has weight 1.
+/// Splits `value:weight` at the last `:`; an item without `:` has weight 1. An empty value
+/// is returned as is (the caller skips it) whatever its weight.
 fn split_weight(item: &[u8]) -> std::result::Result<(&[u8], f32), String> {
     match item.iter().rposition(|&b| b == b':') {
         None => Ok((item, 1.0)),
+        Some(0) => Ok((&[], 1.0)),
         Some(at) => {
-            let w = parse_f32(&item[at + 1..])
-                .ok_or_else(|| format!("weight of {} is not a finite number", shown(item)))?;
+            let w = parse_f32(&item[at + 1..]).ok_or_else(|| {
+                format!("weight of {} is not a finite 32-bit number", shown(item))
+            })?;
             Ok((&item[..at], w))
         }
     }
@@ -768,7 +877,7 @@ fn split_cells(
     quote: Option<u8>,
     cells: &mut Vec<(usize, usize, bool)>,
     scratch: &mut Vec<u8>,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), (usize, String)> {
     cells.clear();
     scratch.clear();
     let quote = quote.filter(|q| line.contains(q));
@@ -790,12 +899,7 @@ fn split_cells(
             i += 1;
             loop {
                 match line.get(i) {
-                    None => {
-                        return Err(format!(
-                            "column {}: unterminated quoted value",
-                            cells.len() + 1
-                        ))
-                    }
+                    None => return Err((cells.len(), "unterminated quoted value".into())),
                     Some(&b) if b == q && line.get(i + 1) == Some(&q) => {
                         scratch.push(q);
                         i += 2;
@@ -814,9 +918,7 @@ fn split_cells(
             match line.get(i) {
                 None => return Ok(()),
                 Some(&b) if b == delimiter => i += 1,
-                Some(_) => {
-                    return Err(format!("column {}: text after the closing quote", cells.len()))
-                }
+                Some(_) => return Err((cells.len() - 1, "text after the closing quote".into())),
             }
         } else {
             let end = line[i..].iter().position(|&b| b == delimiter).map_or(line.len(), |p| i + p);
@@ -829,6 +931,35 @@ fn split_cells(
     }
 }
 
+/// Where a scan of delimited text stands, for joining the lines of a quoted value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QuoteState {
+    /// At the start of a value.
+    CellStart,
+    /// Inside a value that did not start with a quote (quotes in it are plain bytes).
+    Unquoted,
+    /// Inside a quoted value.
+    Quoted,
+    /// Just after a quote inside a quoted value: it closes the value unless another follows.
+    QuoteInQuoted,
+}
+
+fn scan_quotes(bytes: &[u8], delimiter: u8, quote: u8, mut state: QuoteState) -> QuoteState {
+    use QuoteState::{CellStart, QuoteInQuoted, Quoted, Unquoted};
+    for &b in bytes {
+        state = match state {
+            CellStart if b == quote => Quoted,
+            CellStart | Unquoted | QuoteInQuoted if b == delimiter => CellStart,
+            CellStart | Unquoted => Unquoted,
+            Quoted if b == quote => QuoteInQuoted,
+            Quoted => Quoted,
+            QuoteInQuoted if b == quote => Quoted,
+            QuoteInQuoted => Unquoted,
+        };
+    }
+    state
+}
+
 fn parse_label(raw: &[u8], input: &Resolved) -> std::result::Result<f32, String> {
     let map = input.label.map;
     match (map, raw) {
@@ -836,10 +967,7 @@ fn parse_label(raw: &[u8], input: &Resolved) -> std::result::Result<f32, String>
         (LabelMap::Binary, b"1") | (LabelMap::PlusMinus, b"1" | b"+1") => return Ok(1.0),
         _ => {}
     }
-    let x = std::str::from_utf8(raw)
-        .ok()
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|x| x.is_finite());
+    let x = parse_f64(raw);
     match (map, x) {
         (LabelMap::Binary, Some(x)) if x == 0.0 || x == 1.0 => Ok(x as f32),
         (LabelMap::PlusMinus, Some(x)) if x == -1.0 || x == 1.0 => {
@@ -1120,9 +1248,10 @@ mod tests {
             ("1,a,1,inf,G,h,\n", "bad.csv:2: column 4 (age): not a number: \"inf\""),
             ("2,a,1,1,G,h,\n", "bad.csv:2: column 1 (click): expected 0 or 1, found \"2\""),
             ("1,a,1,1,G,h:w,\n", "bad.csv:2: column 6 (history): weight of \"h:w\" is not"),
-            ("1,\"a\"b,1,1,G,h,\n", "bad.csv:2: column 2: text after the closing quote"),
-            ("1,\"a,1,1,G,h,\n", "bad.csv:2: column 2: unterminated quoted value"),
-            ("\n", "bad.csv:2: empty line"),
+            ("1,\"a\"b,1,1,G,h,\n", "bad.csv:2: column 2 (item): text after the closing quote"),
+            ("1,\"a,1,1,G,h,\n", "bad.csv:2: column 2 (item): unterminated quoted value"),
+            ("\n\n \n", "bad.csv:4: expected 7 columns, found 1"),
+            (" 1,a,1,1,G,h,\n", "bad.csv:2: column 1 (click): expected 0 or 1, found \" 1\""),
         ];
         for (line, want) in cases {
             let got = error(&schema, format!("{header}{line}").as_bytes());
@@ -1155,6 +1284,66 @@ mod tests {
         assert_eq!(samples.len(), 1);
         assert_eq!(samples[0].label, None);
         assert_eq!(samples[0].ids[0], [id("item", "a")]);
+    }
+
+    #[test]
+    fn quotes_open_only_at_the_start_of_a_value() {
+        let schema = parse(
+            "[input]\nformat='csv'\n[input.label]\ncolumn='click'\n\
+             [[groups]]\nname='g'\nfields=['item']",
+        );
+        let samples = read(&schema, b"click,item,\n1,5\" tv,\n0,b\n1,\"c\"\n");
+        let items: Vec<_> = samples.iter().map(|s| s.ids[0].clone()).collect();
+        assert_eq!(
+            items,
+            [vec![id("item", "5\" tv")], vec![id("item", "b")], vec![id("item", "c")]]
+        );
+        // A quoted value never closed stops at the length cap with a message that says so.
+        let mut content = b"click,item\n1,\"open\n".to_vec();
+        content.extend(std::iter::repeat_n(b"0\n".as_slice(), 600_000).flatten());
+        let got = error(&schema, &content);
+        assert!(got.contains("bad.csv:2: a quoted value runs past"), "{got}");
+    }
+
+    #[test]
+    fn headerless_files_by_position_bom_and_skipped_records() {
+        let schema = parse(
+            "[input]\nformat='csv'\nheader=false\n[input.label]\ncolumn=0\n\
+             [[input.fields]]\nname='a'\ncolumn=1\n[[groups]]\nname='g'\nfields=['a']",
+        );
+        // Lines need the columns the schema names; more are ignored; a BOM is not data.
+        let samples = read(&schema, "\u{feff}1,x,extra\n0,y\n1,z,p,q\n".as_bytes());
+        assert_eq!(samples.len(), 3);
+        assert_eq!(samples[0].label, Some(1.0));
+        assert_eq!(samples[2].ids[0], [id("a", "z")]);
+        assert!(error(&schema, b"1\n").contains("bad.csv:1: expected at least 2 columns, found 1"));
+        // Skipped records are not parsed.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = write(&dir, "s.csv", b"bad\n\n\"q\nq\",2\n1,w\n");
+        let mut reader = Reader::open(&path, &schema, ReadOptions::default()).expect("open");
+        assert_eq!(reader.skip_records(2).expect("skip"), 2);
+        let s = reader.next_sample().expect("parse").expect("a sample");
+        assert_eq!((s.line, s.ids[0].as_slice()), (5, &[id("a", "w")][..]));
+        assert_eq!(reader.skip_records(5).expect("skip"), 0);
+    }
+
+    #[test]
+    fn weighted_items_missing_values_and_mean_pooling() {
+        let schema = parse(
+            "[input]\nformat='csv'\nmissing=['', 'NULL']\n[input.label]\ncolumn='y'\n\
+             [[input.fields]]\nname='h'\nseparator='^'\nweighted=true\n\
+             [[groups]]\nname='g'\nfields=['h']\npooling='mean'",
+        );
+        let samples = read(&schema, b"y,h\n1,x:2^:3^NULL:4^^y\n");
+        assert_eq!(samples[0].ids[0], [id("h", "x"), id("h", "y")]);
+        assert_eq!(samples[0].weights[0], [2.0, 1.0]);
+        let got = error(&schema, b"y,h\n1,x:-1\n");
+        assert!(got.contains("column 2 (h): weight of \"x:-1\" is negative, and group g"), "{got}");
+        // Predicting, a header naming the label twice is still an error.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = write(&dir, "d.csv", b"y,h,y\n");
+        let err = Reader::open(&path, &schema, ReadOptions::default()).expect_err("ambiguous");
+        assert!(err.to_string().contains("column \"y\" appears more than once"), "{err}");
     }
 
     const LIBSVM: &str = r#"
@@ -1198,10 +1387,11 @@ mod tests {
             ("1 0:1\n", "bad.csv:1: token 1 (\"0:1\"): index 0 is below input.index_base 1"),
             ("1 202:1\n", "token 1 (\"202:1\"): index 202 is in no declared field's range"),
             ("1 5\n", "token 1 (\"5\"): expected index:value"),
-            ("1 5:x\n", "token 1 (\"5:x\"): the value is not a finite number"),
+            ("1 5:x\n", "token 1 (\"5:x\"): the value is not a finite 32-bit number"),
+            ("1 5:1e39\n", "token 1 (\"5:1e39\"): the value is not a finite 32-bit number"),
             ("1 5:1 -3:1\n", "token 2 (\"-3:1\"): the index is not a non-negative integer"),
             ("0 5:1\n", "label: expected -1 or 1, found \"0\""),
-            ("1 5:1\n   \n", "bad.csv:2: empty line"),
+            ("1 5:1\n\n   \n", "bad.csv:3: blank line of spaces"),
         ];
         for (content, want) in cases {
             let got = error(&schema, content.as_bytes());

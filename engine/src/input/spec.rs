@@ -204,6 +204,31 @@ impl Default for InputSettings {
     }
 }
 
+impl InputSettings {
+    /// The bytes the feature hash of a value reads, given the value as it appears in an input
+    /// file: the value itself, except for libsvm and libffm, where it is the feature index
+    /// made 0-based, in decimal (`"13"` in a 1-based file hashes `"12"`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a libsvm/libffm value that is not an index of the file.
+    pub fn hashed_bytes(&self, value: &str) -> Result<Vec<u8>> {
+        match self.format {
+            Format::Libsvm | Format::Libffm => {
+                let base = self.index_base.unwrap_or(0);
+                let index = value.parse::<u64>().ok().filter(|&i| i >= base).ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "{value:?} is not a feature index of this {:?} input (index_base {base})",
+                        self.format
+                    ))
+                })?;
+                Ok((index - base).to_string().into_bytes())
+            }
+            Format::Criteo | Format::Csv => Ok(value.as_bytes().to_vec()),
+        }
+    }
+}
+
 /// The settings with the preset expanded and every default filled in.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Resolved {
@@ -376,6 +401,33 @@ impl InputSettings {
         }
         for (k, field) in spec.fields.iter().enumerate() {
             check_field(k, field, spec.format)?;
+            let what = format!("input.fields[{k}] ({:?})", field.name);
+            if let Some(sep) = field.separator.as_deref().map(str::as_bytes) {
+                let sep = sep[0];
+                if sep == delimiter || Some(sep) == quote {
+                    return bad(format!(
+                        "{what}: the separator {:?} is also the delimiter or the quote",
+                        sep as char
+                    ));
+                }
+                if sep == b':' && field.weighted {
+                    return bad(format!("{what}: ':' separates weights; pick another separator"));
+                }
+            }
+            if let Some([first, _]) = field.range {
+                if first < index_base {
+                    return bad(format!(
+                        "{what}: range starts at {first}, below input.index_base {index_base}"
+                    ));
+                }
+            }
+            if let Some(number) = field.field {
+                if number < index_base {
+                    return bad(format!(
+                        "{what}: field {number} is below input.index_base {index_base}"
+                    ));
+                }
+            }
             if spec.fields[..k].iter().any(|f| f.name == field.name) {
                 return bad(format!("input.fields: field {:?} declared twice", field.name));
             }
@@ -573,6 +625,18 @@ mod tests {
     }
 
     #[test]
+    fn hashed_bytes_follow_the_index_base() {
+        let text = "[input]\nformat='libsvm'\nindex_base=1\nfields=[{name='a', range=[1,9]}]\n\
+                    [[groups]]\nname='g'\nfields=['a']\n";
+        let schema = Schema::from_toml_str(text).expect("valid");
+        assert_eq!(schema.input.hashed_bytes("13").expect("index"), b"12");
+        assert!(schema.input.hashed_bytes("0").is_err());
+        assert!(schema.input.hashed_bytes("x").is_err());
+        let criteo = Schema::criteo_default();
+        assert_eq!(criteo.input.hashed_bytes("13").expect("value"), b"13");
+    }
+
+    #[test]
     fn stored_schemas_keep_their_input_section() {
         let text = "[input]\nformat='libffm'\nindex_base=1\nfields=[{name='a', field=1}]\n\
                     [[groups]]\nname='g'\nfields=['a']\npooling='sqrtn'\n";
@@ -581,7 +645,8 @@ mod tests {
         assert_eq!(schema, again);
         let mut other = again.clone();
         other.input.index_base = Some(0);
-        assert_eq!(other.difference_from(&schema), None, "layout details may change");
+        let diff = other.difference_from(&schema).expect("the layout is structural");
+        assert_eq!(diff, "[input]: index_base = 1 stored, index_base = 0 given");
         let criteo = Schema::criteo_default();
         let diff = schema.difference_from(&criteo).expect("differs");
         assert!(diff.starts_with("input.format: criteo stored, libffm given"), "{diff}");

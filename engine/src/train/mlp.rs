@@ -289,6 +289,11 @@ impl MlpGrads {
         }
     }
 
+    /// Whether every gradient entry and its square are finite (Adam keeps squares).
+    pub fn squares_finite(&self) -> bool {
+        self.layers.iter().all(|l| l.w.iter().chain(l.b.iter()).all(|v| (v * v).is_finite()))
+    }
+
     /// Multiplies every gradient entry by `s` (e.g. `1 / n` to turn a sum into a mean).
     pub fn scale(&mut self, s: f32) {
         for layer in &mut self.layers {

@@ -57,7 +57,7 @@ fn pooled_inputs(
             if scale != 0.0 {
                 for k in a..b {
                     let row = rows[g].local[k] as usize * rows[g].floats;
-                    let w = ids.weight(k) * scale;
+                    let w = coefficient(ids, k, scale);
                     for (t, v) in target.iter_mut().zip(&rows[g].values[row..row + dim]) {
                         *t += w * v;
                     }
@@ -72,25 +72,33 @@ fn pooled_inputs(
 }
 
 /// The factor that turns the weighted sum of ids `a..b` into the pooled vector: 1 for sum,
-/// `1 / sum(w)` for mean, `1 / sqrt(sum(w^2))` for sqrt-n. Zero when the sample has no ids in
-/// the group, or when the weights make the denominator zero: the group then pools to the zero
-/// vector and its rows get no gradient.
-fn pooling_scale(pooling: Pooling, ids: &GroupIds, a: usize, b: usize) -> f32 {
+/// `1 / sum(w)` for mean, `1 / sqrt(sum(w^2))` for sqrt-n, computed in f64 so that tiny or huge
+/// weights neither overflow the sum of squares nor the reciprocal. Zero when the sample has no
+/// ids in the group, or when the denominator is zero: the group then pools to the zero vector
+/// and its rows get no gradient. Callers multiply it by each weight in f64 as well.
+fn pooling_scale(pooling: Pooling, ids: &GroupIds, a: usize, b: usize) -> f64 {
     if a == b {
         return 0.0;
     }
+    let weights = || ids.weights[a..b].iter().map(|&w| f64::from(w));
     let denominator = match (pooling, ids.weights.is_empty()) {
         (Pooling::Sum, _) => return 1.0,
-        (Pooling::Mean, true) => (b - a) as f32,
-        (Pooling::Sqrtn, true) => ((b - a) as f32).sqrt(),
-        (Pooling::Mean, false) => ids.weights[a..b].iter().sum::<f32>(),
-        (Pooling::Sqrtn, false) => ids.weights[a..b].iter().map(|w| w * w).sum::<f32>().sqrt(),
+        (Pooling::Mean, true) => (b - a) as f64,
+        (Pooling::Sqrtn, true) => ((b - a) as f64).sqrt(),
+        (Pooling::Mean, false) => weights().sum::<f64>(),
+        (Pooling::Sqrtn, false) => weights().map(|w| w * w).sum::<f64>().sqrt(),
     };
     if denominator == 0.0 || !denominator.is_finite() {
         0.0
     } else {
         1.0 / denominator
     }
+}
+
+/// The coefficient of id occurrence `k` in its sample's pooled vector.
+#[inline]
+fn coefficient(ids: &GroupIds, k: usize, scale: f64) -> f32 {
+    (f64::from(ids.weight(k)) * scale) as f32
 }
 
 fn chunks(len: usize) -> Vec<(usize, usize)> {
@@ -114,6 +122,21 @@ pub(crate) struct StepGrads {
     pub mlp: MlpGrads,
     /// Per group, the gradient of the batch-mean loss for each distinct row (`dim` each).
     pub rows: Vec<Vec<f32>>,
+}
+
+impl StepGrads {
+    /// The first quantity that is not finite or whose square is not (the optimizers keep
+    /// squared gradients): `loss`, `MLP gradient`, `gradient of group G`.
+    pub fn non_finite(&self, schema: &Schema) -> Option<String> {
+        if !self.loss_sum.is_finite() {
+            return Some("loss".into());
+        }
+        if !self.mlp.squares_finite() {
+            return Some("MLP gradient".into());
+        }
+        let g = self.rows.iter().position(|r| r.iter().any(|v| !(v * v).is_finite()))?;
+        Some(format!("gradient of group {}", schema.groups[g].name))
+    }
 }
 
 /// Forward and backward of the mean sigmoid cross-entropy over `batch`.
@@ -174,7 +197,7 @@ fn row_gradients(
     let ids = &batch.groups[g];
     for i in 0..batch.len {
         let (a, b) = (ids.offsets[i] as usize, ids.offsets[i + 1] as usize);
-        let scale = pooling_scale(group.pooling, ids, a, b) * inv_n;
+        let scale = pooling_scale(group.pooling, ids, a, b) * f64::from(inv_n);
         if scale == 0.0 {
             continue;
         }
@@ -182,7 +205,7 @@ fn row_gradients(
         let d = &sample.as_slice().expect("should be a standard-layout row")[column..column + dim];
         for k in a..b {
             let row = rows.local[k] as usize * dim;
-            let w = ids.weight(k) * scale;
+            let w = coefficient(ids, k, scale);
             for (o, v) in out[row..row + dim].iter_mut().zip(d) {
                 *o += v * w;
             }
@@ -317,6 +340,26 @@ mod tests {
             let x = pooled_inputs(&schema, &rows, &batch, 2, 3);
             assert_eq!(x.row(0).to_vec()[..3], [0.0, 0.0, 0.0], "sample 2 has no id in group a");
             assert!(x.iter().all(|v| v.is_finite()));
+        }
+    }
+
+    #[test]
+    fn extreme_weights_pool_to_finite_values() {
+        let (mut batch, rows) = tiny_batch(true);
+        for (pooling, weights) in [
+            ("mean", [1e-39f32, 1e-39, 1.0]),
+            ("sqrtn", [3e19, 3e19, 1.0]),
+            ("sqrtn", [1e-30, 1e-30, 1.0]),
+        ] {
+            batch.groups[0].weights = weights.to_vec();
+            let schema = tiny_schema(pooling);
+            let x = pooled_inputs(&schema, &rows, &batch, 0, 1);
+            // Equal weights: the mean is the plain mean, sqrt-n the sum over sqrt(2).
+            let want = if pooling == "mean" { 0.5 } else { 1.0 / 2f32.sqrt() } * (0.1 + 0.05);
+            assert!((x[[0, 0]] - want).abs() < 1e-6, "{pooling} {weights:?}: {}", x[[0, 0]]);
+            let mlp = Mlp::new(schema.mlp_input_width(), &schema.mlp.hidden, 5);
+            let grads = forward_backward(&schema, &mlp, &rows, &batch);
+            assert_eq!(grads.non_finite(&schema), None, "{pooling} {weights:?}");
         }
     }
 
