@@ -428,6 +428,12 @@ impl Engine {
         self.store.memory()
     }
 
+    /// Bytes the RAM tier's structures hold on the heap (see the cache's budget rules in
+    /// `docs/design.md`, "Memory"); at most the budget plus one partly filled chunk per group.
+    pub fn cache_heap_bytes(&self) -> usize {
+        self.cache.lock().map_or(0, |c| c.lru.heap_bytes())
+    }
+
     /// Rows in the RAM tier and the bytes charged for them.
     pub fn cache_usage(&self) -> (usize, usize) {
         match self.cache.lock() {

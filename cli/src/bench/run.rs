@@ -29,6 +29,8 @@ struct Loop {
     logged: Instant,
     /// The largest store memory figures seen (sampled every [`MEMORY_EVERY`] steps).
     memory: StoreMemory,
+    /// The largest heap of the RAM tier seen (same samples).
+    cache_heap: usize,
 }
 
 /// Steps between samples of the store's memory.
@@ -46,6 +48,7 @@ impl Loop {
             started: now,
             logged: now,
             memory: StoreMemory::default(),
+            cache_heap: 0,
         }
     }
 
@@ -59,6 +62,7 @@ impl Loop {
                 m.block_cache_pinned_bytes.max(now.block_cache_pinned_bytes);
             m.memtable_bytes = m.memtable_bytes.max(now.memtable_bytes);
             m.table_readers_bytes = m.table_readers_bytes.max(now.table_readers_bytes);
+            self.cache_heap = self.cache_heap.max(engine.cache_heap_bytes());
         }
         Ok(())
     }
@@ -189,6 +193,7 @@ fn training_record(
         "peak_rss_bytes": end.rss_training,
         "peak_rss_with_checkpoint_bytes": end.rss_all,
         "max_rocksdb_memory": run.memory,
+        "max_cache_heap_bytes": run.cache_heap,
         "loss_first_tenth": loss_first,
         "loss_last_tenth": loss_last,
     })

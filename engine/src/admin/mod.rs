@@ -457,11 +457,14 @@ pub fn compact(
     let policy = EvictionPolicy { ttl_steps, min_count, current_step: step };
     let live = layout::store_dir(dir);
     let rocks = RocksOptions::default();
+    let selected_names: Vec<String> =
+        selected.iter().map(|&g| schema.groups[g].name.clone()).collect();
     let mut store = RocksStore::open_with_eviction(
         &live,
         &rocks,
         OpenMode::ReadWrite,
         policy.is_active().then_some(policy),
+        Some(&selected_names),
     )?;
     let names: Vec<String> = schema.groups.iter().map(|g| g.name.clone()).collect();
     store.bind_groups(&names)?;

@@ -1,8 +1,13 @@
 //! The RAM tier: an LRU cache of rows in front of the store, bounded by a byte budget.
 //!
-//! Rows of each group live in one contiguous slab of `f32` (weights then optimizer state);
-//! a node per cached row carries its id, slot, header, pin count and dirty flag, linked into
-//! one LRU list across all groups. Pinned rows (those of a batch in flight) are never evicted;
+//! Rows of each group live in a slab of fixed-size chunks of `f32` (weights then optimizer
+//! state); a node per cached row carries its id, slot, header, pin count and dirty flag, linked
+//! into one LRU list across all groups.
+//!
+//! Memory follows the budget: the charge per row covers its values, its node, its map entry
+//! at the map's worst load and its free-list entries; the node array is reserved for the most
+//! rows the budget can hold (address space only, until rows use it) and slabs grow a chunk at a
+//! time, so neither doubles past what the budget charges. Pinned rows (those of a batch in flight) are never evicted;
 //! evicted dirty rows are encoded into a pending [`WriteSet`] that the owner writes to the
 //! store in one batch, always before its next store read.
 
@@ -14,8 +19,19 @@ use crate::stats::{bump, Stats};
 use crate::store::record::{encode_row, RowHeader, ROW_HEADER_BYTES};
 use crate::store::WriteSet;
 
-/// Bytes charged per cached row on top of its record: the node, the map entry and slack.
-pub const ENTRY_OVERHEAD_BYTES: usize = 64;
+/// Bytes charged per cached row on top of its values: the node, the id map entry at its worst
+/// load (a hash map of 16-byte entries plus a control byte, just after it doubled: about 39
+/// bytes) and the row's free-list entries (node and slot).
+pub const ENTRY_OVERHEAD_BYTES: usize = std::mem::size_of::<Node>() + MAP_ENTRY_BYTES + 8;
+
+/// Worst-case bytes of one id map entry (see [`ENTRY_OVERHEAD_BYTES`]).
+const MAP_ENTRY_BYTES: usize = 40;
+
+/// Rows per slab chunk: the unused tail of a group's last chunk is the only slab slack.
+const CHUNK_ROWS: usize = 1024;
+
+/// Node arrays are reserved up front for at most this many rows (larger caches grow theirs).
+const MAX_RESERVED_NODES: usize = 1 << 24;
 
 const NIL: u32 = u32::MAX;
 
@@ -59,8 +75,41 @@ struct Node {
 struct Slab {
     floats: usize,
     optimizer_tag: u8,
-    data: Vec<f32>,
+    /// Chunks of `CHUNK_ROWS * floats` values; slot `s` lives in chunk `s / CHUNK_ROWS`.
+    chunks: Vec<Vec<f32>>,
+    /// Slots handed out so far (free ones included).
+    slots: usize,
     free: Vec<u32>,
+}
+
+impl Slab {
+    fn row(&self, slot: u32) -> &[f32] {
+        let (chunk, at) = self.place(slot);
+        &self.chunks[chunk][at..at + self.floats]
+    }
+
+    fn row_mut(&mut self, slot: u32) -> &mut [f32] {
+        let (chunk, at) = self.place(slot);
+        let floats = self.floats;
+        &mut self.chunks[chunk][at..at + floats]
+    }
+
+    fn place(&self, slot: u32) -> (usize, usize) {
+        let slot = slot as usize;
+        (slot / CHUNK_ROWS, (slot % CHUNK_ROWS) * self.floats)
+    }
+
+    /// A free slot, or a new one (adding a chunk when the last is full).
+    fn take_slot(&mut self) -> u32 {
+        if let Some(slot) = self.free.pop() {
+            return slot;
+        }
+        if self.slots == self.chunks.len() * CHUNK_ROWS {
+            self.chunks.push(vec![0.0; CHUNK_ROWS * self.floats]);
+        }
+        self.slots += 1;
+        (self.slots - 1) as u32
+    }
 }
 
 /// The LRU RAM tier. Not thread-safe on its own; the engine serialises access.
@@ -87,12 +136,16 @@ impl LruCache {
             .zip(optimizer_tags)
             .map(|(&floats, &optimizer_tag)| Slab { floats, optimizer_tag, ..Slab::default() })
             .collect();
+        // Reserving address space for every row the budget can hold keeps the node array from
+        // doubling past it; pages are only resident once rows use them.
+        let smallest = floats.iter().map(|f| ROW_HEADER_BYTES + 4 * f).min().unwrap_or(0);
+        let reserved = (budget_bytes / (smallest + ENTRY_OVERHEAD_BYTES)).min(MAX_RESERVED_NODES);
         LruCache {
             budget_bytes,
             used_bytes: 0,
             maps: vec![IdMap::default(); floats.len()],
             slabs,
-            nodes: Vec::new(),
+            nodes: Vec::with_capacity(reserved),
             free_nodes: Vec::new(),
             head: NIL,
             tail: NIL,
@@ -115,6 +168,32 @@ impl LruCache {
     #[cfg(test)]
     pub fn budget_bytes(&self) -> usize {
         self.budget_bytes
+    }
+
+    /// Bytes the cache's structures hold on the heap (capacities, not lengths), pending
+    /// write-backs excluded: what the budget is meant to bound. Reserved node capacity counts
+    /// only as far as nodes were used, since unused pages are never touched.
+    pub fn heap_bytes(&self) -> usize {
+        let nodes = self.nodes.len() * std::mem::size_of::<Node>() + self.free_nodes.capacity() * 4;
+        let slabs: usize = self
+            .slabs
+            .iter()
+            .map(|s| s.chunks.len() * CHUNK_ROWS * s.floats * 4 + s.free.capacity() * 4)
+            .sum();
+        // hashbrown: buckets are a power of two holding 7/8 of them; 16 bytes plus a control
+        // byte each.
+        let maps: usize = self
+            .maps
+            .iter()
+            .map(|m| {
+                if m.capacity() == 0 {
+                    0
+                } else {
+                    (m.capacity() * 8 / 7).next_power_of_two() * 17
+                }
+            })
+            .sum();
+        nodes + slabs + maps
     }
 
     /// Number of cached rows.
@@ -156,16 +235,8 @@ impl LruCache {
         debug_assert!(!self.maps[group].contains_key(&id), "insert of a cached row");
         self.evict_until_fits(self.entry_bytes(group), stats);
         let slab = &mut self.slabs[group];
-        let slot = match slab.free.pop() {
-            Some(slot) => slot,
-            None => {
-                let slot = (slab.data.len() / slab.floats.max(1)) as u32;
-                slab.data.resize(slab.data.len() + slab.floats, 0.0);
-                slot
-            }
-        };
-        let start = slot as usize * slab.floats;
-        slab.data[start..start + slab.floats].copy_from_slice(values);
+        let slot = slab.take_slot();
+        slab.row_mut(slot).copy_from_slice(values);
         let node =
             Node { id, group: group as u32, slot, prev: NIL, next: NIL, pins: 0, dirty, header };
         let index = match self.free_nodes.pop() {
@@ -187,9 +258,7 @@ impl LruCache {
     /// The values (weights then optimizer state) of a cached row.
     pub fn values(&self, slot: Slot) -> &[f32] {
         let node = &self.nodes[slot as usize];
-        let slab = &self.slabs[node.group as usize];
-        let start = node.slot as usize * slab.floats;
-        &slab.data[start..start + slab.floats]
+        self.slabs[node.group as usize].row(node.slot)
     }
 
     /// Overwrites a cached row after an update and marks it dirty.
@@ -197,9 +266,8 @@ impl LruCache {
         let node = &mut self.nodes[slot as usize];
         node.dirty = true;
         node.header = header;
-        let slab = &mut self.slabs[node.group as usize];
-        let start = node.slot as usize * slab.floats;
-        slab.data[start..start + slab.floats].copy_from_slice(values);
+        let slot = node.slot;
+        self.slabs[node.group as usize].row_mut(slot).copy_from_slice(values);
     }
 
     /// The header of a cached row.
@@ -278,8 +346,7 @@ impl LruCache {
                 continue;
             }
             let slab = &self.slabs[node.group as usize];
-            let start = node.slot as usize * slab.floats;
-            let values = &slab.data[start..start + slab.floats];
+            let values = slab.row(node.slot);
             out.put_row(node.group as usize, node.id, |buf| {
                 encode_row(buf, slab.optimizer_tag, node.header, values)
             });
@@ -320,8 +387,7 @@ impl LruCache {
         let group = node.group as usize;
         let slab = &mut self.slabs[group];
         if node.dirty {
-            let start = node.slot as usize * slab.floats;
-            let values = &slab.data[start..start + slab.floats];
+            let values = slab.row(node.slot);
             let tag = slab.optimizer_tag;
             self.pending.put_row(group, node.id, |buf| encode_row(buf, tag, node.header, values));
         }
@@ -411,6 +477,36 @@ mod tests {
         let header =
             crate::store::record::decode_row(rows[0].2, 1, &mut back, "g", 10).expect("decodes");
         assert_eq!((back, header.last_step), ([7.0; 3], 4));
+    }
+
+    #[test]
+    fn heap_stays_within_the_budget_under_churn() {
+        let stats = Stats::default();
+        // 26 groups of dim-16 Adagrad rows, as in the Criteo schema; ~20k rows fit.
+        let floats = vec![17; 26];
+        let tags = vec![1; 26];
+        let budget = 20_000 * (ROW_HEADER_BYTES + 68 + ENTRY_OVERHEAD_BYTES);
+        let mut c = LruCache::new(budget, &floats, &tags);
+        let mut worst = 0;
+        for i in 0..400_000u64 {
+            let group = (crate::rng::mix64(i) % 26) as usize;
+            c.insert(
+                group,
+                crate::rng::mix64(i ^ 0xabc),
+                RowHeader::default(),
+                &[0.5; 17],
+                true,
+                &stats,
+            );
+            if i % 1000 == 0 {
+                worst = worst.max(c.heap_bytes());
+                c.take_pending();
+            }
+        }
+        // Chunk tails (one per group) are the only slack beyond the charge.
+        let slack = 26 * CHUNK_ROWS * 17 * 4;
+        assert!(c.used_bytes() <= budget);
+        assert!(worst <= budget + slack, "heap {worst} over budget {budget} + slack {slack}");
     }
 
     #[test]

@@ -129,16 +129,18 @@ fn cf_options(cache: &Cache) -> Options {
 impl RocksStore {
     /// Opens (or creates) the store at `path`.
     pub(crate) fn open(path: &Path, options: &RocksOptions, mode: OpenMode<'_>) -> Result<Self> {
-        RocksStore::open_with_eviction(path, options, mode, None)
+        RocksStore::open_with_eviction(path, options, mode, None, None)
     }
 
-    /// Opens the store with a compaction filter on every group that drops the rows `policy`
-    /// selects, counting them per group (see [`RocksStore::dropped_rows`]).
+    /// Opens the store with a compaction filter that drops the rows `policy` selects in the
+    /// groups named in `only` (every group when `None`), counting them per group (see
+    /// [`RocksStore::dropped_rows`]).
     pub(crate) fn open_with_eviction(
         path: &Path,
         options: &RocksOptions,
         mode: OpenMode<'_>,
         policy: Option<EvictionPolicy>,
+        only: Option<&[String]>,
     ) -> Result<Self> {
         let store_err = |op, source| Error::Store { op, path: path.to_path_buf(), source };
         let cache = Cache::new_lru_cache(options.block_cache_bytes);
@@ -166,7 +168,12 @@ impl RocksStore {
         let mut descriptors = Vec::with_capacity(names.len());
         for name in &names {
             let mut cf = cf_options(&cache);
-            if let (Some(policy), true) = (policy, name.starts_with(GROUP_CF_PREFIX)) {
+            // Only the groups asked for get the filter: background compactions of the others,
+            // which RocksDB may run while the store is open, must not drop their rows.
+            let filtered = name
+                .strip_prefix(GROUP_CF_PREFIX)
+                .is_some_and(|group| only.is_none_or(|only| only.iter().any(|g| g == group)));
+            if let (Some(policy), true) = (policy, filtered) {
                 let counter = Arc::new(AtomicU64::new(0));
                 dropped.insert(name.clone(), Arc::clone(&counter));
                 cf.set_compaction_filter("gwen-eviction", move |_level, _key, value: &[u8]| {
@@ -445,5 +452,56 @@ impl Store for RocksStore {
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let cf = self.meta_cf()?;
         self.db.get_cf(&cf, key.as_bytes()).map_err(|source| self.error("get", source))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::record::{encode_row, RowHeader};
+
+    /// Background compactions may run on any column family while a compaction filter is
+    /// installed: only the groups asked for may lose rows.
+    #[test]
+    fn eviction_filter_touches_only_the_groups_asked_for() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store");
+        let groups = vec!["a".to_string(), "b".to_string()];
+        let options = RocksOptions::default();
+        {
+            let mut store =
+                RocksStore::open(&path, &options, OpenMode::Create(&groups)).expect("create");
+            store.bind_groups(&groups).expect("bind");
+            let mut set = WriteSet::new();
+            let rare = RowHeader { seen_count: 1, last_step: 1 };
+            for g in 0..2 {
+                for id in 0..100u64 {
+                    set.put_row(g, id, |buf| encode_row(buf, 2, rare, &[0.5; 4]));
+                }
+            }
+            store.write(&set, true).expect("write");
+        }
+        let policy = EvictionPolicy { ttl_steps: None, min_count: Some(2), current_step: 1 };
+        let only = ["a".to_string()];
+        let mut store = RocksStore::open_with_eviction(
+            &path,
+            &options,
+            OpenMode::ReadWrite,
+            Some(policy),
+            Some(&only),
+        )
+        .expect("open");
+        store.bind_groups(&groups).expect("bind");
+        store.compact_group(0).expect("compact a");
+        store.compact_group(1).expect("compact b");
+        assert_eq!((store.dropped_rows(0), store.dropped_rows(1)), (100, 0));
+        let mut left = 0;
+        store
+            .scan_group(1, &mut |_, _| {
+                left += 1;
+                Ok(true)
+            })
+            .expect("scan");
+        assert_eq!(left, 100, "group b keeps every row");
     }
 }
