@@ -1,5 +1,6 @@
 //! [`Engine`]: a model (schema, rows, MLP) opened on a store, trained and queried by batch.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
@@ -137,6 +138,48 @@ struct Dense {
 struct CacheState {
     lru: LruCache,
     generation: u64,
+    /// Which rows the recent generations wrote, so a read that overlapped them can keep the
+    /// rows nobody wrote meanwhile.
+    written: WrittenLog,
+}
+
+/// Most rows the written-rows log keeps (24 bytes each).
+const WRITTEN_LOG_ROWS: usize = 1 << 16;
+
+/// The rows written to the store by each generation since `complete_after`, oldest first.
+#[derive(Default)]
+struct WrittenLog {
+    /// Every row written by a generation above this one is in `rows`.
+    complete_after: u64,
+    rows: std::collections::VecDeque<(u64, u32, EmbeddingId)>,
+}
+
+impl WrittenLog {
+    /// Records the rows of `set`, written as `generation`.
+    fn record(&mut self, generation: u64, set: &WriteSet) {
+        for (g, id, _) in set.rows() {
+            self.rows.push_back((generation, g as u32, id));
+        }
+        while self.rows.len() > WRITTEN_LOG_ROWS {
+            if let Some((dropped, _, _)) = self.rows.pop_front() {
+                self.complete_after = self.complete_after.max(dropped);
+            }
+        }
+    }
+
+    /// Forgets everything: writes up to `generation` are no longer known row by row.
+    fn reset(&mut self, generation: u64) {
+        self.rows.clear();
+        self.complete_after = generation;
+    }
+
+    /// The rows written after `since`, or `None` when the log does not go back that far.
+    fn written_after(&self, since: u64) -> Option<HashSet<(u32, EmbeddingId)>> {
+        if since < self.complete_after {
+            return None;
+        }
+        Some(self.rows.iter().filter(|r| r.0 > since).map(|&(_, g, id)| (g, id)).collect())
+    }
 }
 
 /// State only the (single) trainer touches.
@@ -376,6 +419,7 @@ impl Engine {
             dir: dir.map(Path::to_path_buf),
             store,
             cache: Mutex::new(CacheState {
+                written: WrittenLog::default(),
                 lru: LruCache::new(options.cache_bytes, &floats, &tags),
                 generation: 0,
             }),
@@ -516,14 +560,20 @@ impl Engine {
             }
         };
         let mut cache = lock(&self.cache, "cache")?;
-        // IMPORTANT: if a dirty row reached the store while we read, what we read may be older
-        // than it (the trainer may have read, updated and evicted the same row meanwhile); the
-        // trainer then reads those rows itself.
-        let fresh = cache.generation == generation;
+        // IMPORTANT: if a dirty row reached the store while we read, what we read of it may be
+        // older (the trainer may have read, updated and evicted the same row meanwhile); the
+        // trainer then reads those rows itself. The log says which rows were written; when it
+        // does not reach back to our read, every row read counts as possibly stale.
+        let stale = if cache.generation == generation {
+            Some(HashSet::new())
+        } else {
+            cache.written.written_after(generation)
+        };
         for (g, miss) in misses.iter().enumerate() {
             let f = rows[g].floats;
             for (k, &i) in miss.iter().enumerate() {
                 let (i, id) = (i as usize, rows[g].ids[i as usize]);
+                let fresh = stale.as_ref().is_some_and(|s| !s.contains(&(g as u32, id)));
                 let slot = match (cache.lru.get(g, id), found[g][k]) {
                     (Some(slot), _) => slot,
                     (None, Some(header)) if fresh => {
@@ -704,6 +754,8 @@ impl Engine {
             set.put_meta(store::META_STEP, step.to_le_bytes().to_vec());
             self.write(&set, true)?;
             cache.generation += 1;
+            let generation = cache.generation;
+            cache.written.reset(generation);
             rows
         };
         // IMPORTANT: rows written back with the WAL off since the last checkpoint must be on
@@ -1012,6 +1064,8 @@ impl Engine {
         log::debug!("writing back {} evicted rows ({} bytes)", set.row_count(), set.row_bytes());
         self.write(&set, false)?;
         cache.generation += 1;
+        let generation = cache.generation;
+        cache.written.record(generation, &set);
         Ok(())
     }
 
@@ -1109,6 +1163,8 @@ impl Engine {
         self.mark_dirty()?;
         self.write(set, false)?;
         cache.generation += 1;
+        let generation = cache.generation;
+        cache.written.reset(generation);
         Ok(())
     }
 }

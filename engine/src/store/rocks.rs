@@ -35,7 +35,7 @@ pub struct RocksOptions {
 
 impl Default for RocksOptions {
     fn default() -> Self {
-        RocksOptions { block_cache_bytes: 64 << 20, background_jobs: 2, memtable_bytes: 64 << 20 }
+        RocksOptions { block_cache_bytes: 32 << 20, background_jobs: 2, memtable_bytes: 64 << 20 }
     }
 }
 
