@@ -149,23 +149,12 @@ struct Replay {
 }
 
 /// The options the engine gives its store (`engine/src/store/rocks.rs`, table in
-/// `docs/design.md`): database options, and those of every column family (bloom filter, block
-/// size, block cache, no compression), so the raw reads differ from the engine's only by the
-/// engine being absent.
+/// `docs/design.md`): database options, and those of every column family (the engine's own), so
+/// the raw reads differ from the engine's only by the engine being absent.
 fn engine_like_options() -> (rocksdb::Options, rocksdb::Options) {
     let rocks = RocksOptions::default();
     let cache = rocksdb::Cache::new_lru_cache(rocks.block_cache_bytes);
-    let mut table = rocksdb::BlockBasedOptions::default();
-    table.set_bloom_filter(10.0, false);
-    table.set_block_cache(&cache);
-    table.set_cache_index_and_filter_blocks(true);
-    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
-    table.set_block_size(16 << 10);
-    let mut family = rocksdb::Options::default();
-    family.set_block_based_table_factory(&table);
-    family.set_compression_type(rocksdb::DBCompressionType::None);
-    family.set_level_compaction_dynamic_level_bytes(true);
-    family.set_write_buffer_size(16 << 20);
+    let family = RocksOptions::column_family_options(&cache);
     let mut db = rocksdb::Options::default();
     db.set_max_background_jobs(rocks.background_jobs);
     db.set_keep_log_file_num(4);

@@ -109,21 +109,30 @@ impl std::fmt::Debug for RocksStore {
 }
 
 fn cf_options(cache: &Cache) -> Options {
-    let mut table = BlockBasedOptions::default();
-    // NOTE: point lookups dominate; a bloom filter lets a miss for a never-trained id skip
-    // the SST read entirely. Rows are random floats, so compression would cost CPU for
-    // almost no space (see docs/design.md).
-    table.set_bloom_filter(10.0, false);
-    table.set_block_cache(cache);
-    table.set_cache_index_and_filter_blocks(true);
-    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
-    table.set_block_size(16 << 10);
-    let mut cf = Options::default();
-    cf.set_block_based_table_factory(&table);
-    cf.set_compression_type(DBCompressionType::None);
-    cf.set_level_compaction_dynamic_level_bytes(true);
-    cf.set_write_buffer_size(16 << 20);
-    cf
+    RocksOptions::column_family_options(cache)
+}
+
+impl RocksOptions {
+    /// The options of every group's column family (the table in `docs/design.md`), with
+    /// `cache` as block cache; public so that benchmarks can open a store exactly as the
+    /// engine does.
+    pub fn column_family_options(cache: &Cache) -> Options {
+        let mut table = BlockBasedOptions::default();
+        // NOTE: point lookups dominate; a bloom filter lets a miss for a never-trained id skip
+        // the SST read entirely. Rows are random floats, so compression would cost CPU for
+        // almost no space (see docs/design.md).
+        table.set_bloom_filter(10.0, false);
+        table.set_block_cache(cache);
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        table.set_block_size(16 << 10);
+        let mut cf = Options::default();
+        cf.set_block_based_table_factory(&table);
+        cf.set_compression_type(DBCompressionType::None);
+        cf.set_level_compaction_dynamic_level_bytes(true);
+        cf.set_write_buffer_size(16 << 20);
+        cf
+    }
 }
 
 impl RocksStore {
