@@ -573,7 +573,10 @@ impl Engine {
             let f = rows[g].floats;
             for (k, &i) in miss.iter().enumerate() {
                 let (i, id) = (i as usize, rows[g].ids[i as usize]);
-                let fresh = stale.as_ref().is_some_and(|s| !s.contains(&(g as u32, id)));
+                // A row this loop's own inserts evicted dirty is newer in the pending set than
+                // in what we read.
+                let fresh = stale.as_ref().is_some_and(|s| !s.contains(&(g as u32, id)))
+                    && !cache.lru.is_pending(g, id);
                 let slot = match (cache.lru.get(g, id), found[g][k]) {
                     (Some(slot), _) => slot,
                     (None, Some(header)) if fresh => {
@@ -915,7 +918,7 @@ impl Engine {
                     }
                     (None, None) => continue,
                 };
-                if !train && !fresh {
+                if !train && (!fresh || cache.lru.is_pending(g, id)) {
                     continue;
                 }
                 let values = &rows[g].values[i * f..(i + 1) * f];

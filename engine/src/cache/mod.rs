@@ -124,6 +124,8 @@ pub struct LruCache {
     head: u32,
     tail: u32,
     pending: WriteSet,
+    /// The rows in `pending`: their newest values are there, not in the store.
+    pending_ids: std::collections::HashSet<(u32, EmbeddingId)>,
     overflow_warned: bool,
 }
 
@@ -150,6 +152,7 @@ impl LruCache {
             head: NIL,
             tail: NIL,
             pending: WriteSet::new(),
+            pending_ids: Default::default(),
             overflow_warned: false,
         }
     }
@@ -305,7 +308,14 @@ impl LruCache {
 
     /// Takes the rows evicted dirty so far, to be written to the store.
     pub fn take_pending(&mut self) -> WriteSet {
+        self.pending_ids.clear();
         std::mem::take(&mut self.pending)
+    }
+
+    /// True when the row was evicted dirty and waits to be written: a copy read from the
+    /// store now would be older than it.
+    pub fn is_pending(&self, group: usize, id: EmbeddingId) -> bool {
+        self.pending_ids.contains(&(group as u32, id))
     }
 
     /// True when evicted dirty rows wait to be written.
@@ -336,6 +346,7 @@ impl LruCache {
                 out.put_row(g, id, |buf| buf.extend_from_slice(bytes));
             }
             self.pending.clear();
+            self.pending_ids.clear();
         }
         for index in cursor..self.nodes.len() {
             if out.row_count() >= max_rows {
@@ -390,6 +401,7 @@ impl LruCache {
             let values = slab.row(node.slot);
             let tag = slab.optimizer_tag;
             self.pending.put_row(group, node.id, |buf| encode_row(buf, tag, node.header, values));
+            self.pending_ids.insert((group as u32, node.id));
         }
         slab.free.push(node.slot);
         self.maps[group].remove(&node.id);
