@@ -639,9 +639,9 @@ impl Engine {
             let mut cache = lock(&self.cache, "cache")?;
             unpin_all(&mut cache.lru, &slots);
             return Err(Error::InvalidArgument(format!(
-                "the batch gives a non-finite (or overflowing) {what} at step {}; nothing was updated \
-                 (dense inputs or pooling weights too large for the model: transform or \
-                 scale them)",
+                "the batch gives a non-finite (or overflowing) {what} at step {}; nothing was \
+                 updated (dense inputs or pooling weights too large for the model: transform \
+                 or scale them)",
                 self.step() + 1
             )));
         }

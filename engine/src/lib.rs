@@ -4,7 +4,8 @@
 //! Sparse features are hashed to 64-bit [`EmbeddingId`]s and live in RocksDB, one column
 //! family per feature group, behind an LRU RAM tier with a byte budget. Each group pools its
 //! rows (sum, mean or sqrt-n, optionally weighted) into one vector; the vectors and the dense
-//! inputs feed an MLP trained on CPU threads; rows are updated in place by a sparse optimizer (row-wise Adagrad or SGD).
+//! inputs feed an MLP trained on CPU threads; rows are updated in place by a sparse optimizer
+//! (row-wise Adagrad or SGD).
 //!
 //! This crate is the whole engine. It is not a general tensor library, it does not train on
 //! GPUs, and it never prints: it logs through the `log` facade and leaves the logger to the

@@ -5,9 +5,8 @@ use gwen_tests::{gwen, gwen_ok, synthetic_file};
 
 /// A `csv` schema describing Criteo's columns by header name, with the preset's transforms.
 fn csv_schema() -> String {
-    let mut text = String::from(
-        "seed = 3\n[mlp]\nhidden = [16]\n[input]\nformat = \"csv\"\n[input.label]\ncolumn = \"label\"\n",
-    );
+    let mut text = String::from("seed = 3\n[mlp]\nhidden = [16]\n[input]\nformat = \"csv\"\n");
+    text.push_str("[input.label]\ncolumn = \"label\"\n");
     for k in 1..=13 {
         text.push_str(&format!("[[input.dense]]\ncolumn = \"I{k}\"\ntransform = \"log1p\"\n"));
     }

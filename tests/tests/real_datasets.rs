@@ -175,10 +175,9 @@ fn movielens_joined_by_time() {
     assert!(status.success(), "join script failed: {status}");
     let text = std::fs::read_to_string(&joined).expect("joined file");
     let mut lines = text.lines();
-    assert_eq!(
-        lines.next(),
-        Some("user_id\titem_id\trating\ttimestamp\tage\tgender\toccupation\tzip_code\trelease_year\tgenres")
-    );
+    let header = "user_id\titem_id\trating\ttimestamp\tage\tgender\toccupation\tzip_code\t\
+                  release_year\tgenres";
+    assert_eq!(lines.next(), Some(header));
     let stamps: Vec<u64> = lines
         .map(|l| l.split('\t').nth(3).and_then(|t| t.parse().ok()).expect("timestamp"))
         .collect();

@@ -2,14 +2,14 @@
 //!
 //! Rows of each group live in a slab of fixed-size chunks of `f32` (weights then optimizer
 //! state); a node per cached row carries its id, slot, header, pin count and dirty flag, linked
-//! into one LRU list across all groups.
+//! into one LRU list across all groups. Pinned rows (those of a batch in flight) are never
+//! evicted; evicted dirty rows are encoded into a pending [`WriteSet`] that the owner writes to
+//! the store in one batch, always before its next store read.
 //!
-//! Memory follows the budget: the charge per row covers its values, its node, its map entry
-//! at the map's worst load and its free-list entries; the node array is reserved for the most
-//! rows the budget can hold (address space only, until rows use it) and slabs grow a chunk at a
-//! time, so neither doubles past what the budget charges. Pinned rows (those of a batch in flight) are never evicted;
-//! evicted dirty rows are encoded into a pending [`WriteSet`] that the owner writes to the
-//! store in one batch, always before its next store read.
+//! Memory follows the budget: the charge per row covers its values, its node, its map entry at
+//! the map's worst load and its free-list entries; the node array is reserved for the most rows
+//! the budget can hold (address space only, until rows use it) and slabs grow a chunk at a time,
+//! so neither doubles past what the budget charges.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
