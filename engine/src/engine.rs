@@ -1,6 +1,6 @@
 //! [`Engine`]: a model (schema, rows, MLP) opened on a store, trained and queried by batch.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
@@ -146,39 +146,48 @@ struct CacheState {
 /// Most rows the written-rows log keeps (24 bytes each).
 const WRITTEN_LOG_ROWS: usize = 1 << 16;
 
-/// The rows written to the store by each generation since `complete_after`, oldest first.
+/// The rows written to the store by each generation since `complete_after`.
 #[derive(Default)]
 struct WrittenLog {
-    /// Every row written by a generation above this one is in `rows`.
+    /// Every row written by a generation above this one is in the log.
     complete_after: u64,
-    rows: std::collections::VecDeque<(u64, u32, EmbeddingId)>,
+    /// (generation, group, id), oldest first; bounds the log's size.
+    order: std::collections::VecDeque<(u64, u32, EmbeddingId)>,
+    /// The newest generation that wrote each logged row, for lookups without a scan.
+    last: HashMap<(u32, EmbeddingId), u64>,
 }
 
 impl WrittenLog {
     /// Records the rows of `set`, written as `generation`.
     fn record(&mut self, generation: u64, set: &WriteSet) {
         for (g, id, _) in set.rows() {
-            self.rows.push_back((generation, g as u32, id));
+            self.order.push_back((generation, g as u32, id));
+            self.last.insert((g as u32, id), generation);
         }
-        while self.rows.len() > WRITTEN_LOG_ROWS {
-            if let Some((dropped, _, _)) = self.rows.pop_front() {
-                self.complete_after = self.complete_after.max(dropped);
+        while self.order.len() > WRITTEN_LOG_ROWS {
+            let Some((dropped, g, id)) = self.order.pop_front() else { break };
+            self.complete_after = self.complete_after.max(dropped);
+            if self.last.get(&(g, id)) == Some(&dropped) {
+                self.last.remove(&(g, id));
             }
         }
     }
 
     /// Forgets everything: writes up to `generation` are no longer known row by row.
     fn reset(&mut self, generation: u64) {
-        self.rows.clear();
+        self.order.clear();
+        self.last.clear();
         self.complete_after = generation;
     }
 
-    /// The rows written after `since`, or `None` when the log does not go back that far.
-    fn written_after(&self, since: u64) -> Option<HashSet<(u32, EmbeddingId)>> {
-        if since < self.complete_after {
-            return None;
-        }
-        Some(self.rows.iter().filter(|r| r.0 > since).map(|&(_, g, id)| (g, id)).collect())
+    /// Whether the log knows every row written after `since`.
+    fn covers(&self, since: u64) -> bool {
+        since >= self.complete_after
+    }
+
+    /// Whether a generation after `since` wrote the row (meaningful when [`Self::covers`]).
+    fn wrote_after(&self, group: usize, id: EmbeddingId, since: u64) -> bool {
+        self.last.get(&(group as u32, id)).is_some_and(|&g| g > since)
     }
 }
 
@@ -564,18 +573,16 @@ impl Engine {
         // older (the trainer may have read, updated and evicted the same row meanwhile); the
         // trainer then reads those rows itself. The log says which rows were written; when it
         // does not reach back to our read, every row read counts as possibly stale.
-        let stale = if cache.generation == generation {
-            Some(HashSet::new())
-        } else {
-            cache.written.written_after(generation)
-        };
+        let unchanged = cache.generation == generation;
+        let known = unchanged || cache.written.covers(generation);
         for (g, miss) in misses.iter().enumerate() {
             let f = rows[g].floats;
             for (k, &i) in miss.iter().enumerate() {
                 let (i, id) = (i as usize, rows[g].ids[i as usize]);
                 // A row this loop's own inserts evicted dirty is newer in the pending set than
                 // in what we read.
-                let fresh = stale.as_ref().is_some_and(|s| !s.contains(&(g as u32, id)))
+                let fresh = known
+                    && (unchanged || !cache.written.wrote_after(g, id, generation))
                     && !cache.lru.is_pending(g, id);
                 let slot = match (cache.lru.get(g, id), found[g][k]) {
                     (Some(slot), _) => slot,

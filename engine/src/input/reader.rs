@@ -128,7 +128,6 @@ pub struct Reader {
     ranges: Vec<(u64, u64, usize)>,
     /// `libffm`: field number to field.
     numbers: HashMap<u64, usize>,
-    groups: usize,
     cells: Vec<(usize, usize, bool)>,
     scratch: Vec<u8>,
     sample: Sample,
@@ -275,7 +274,6 @@ impl Reader {
             wanted,
             ranges,
             numbers,
-            groups,
             cells: Vec::with_capacity(64),
             scratch: Vec::new(),
             sample,
@@ -579,10 +577,13 @@ impl Reader {
             len: 0,
             labels: Vec::with_capacity(max),
             dense: Vec::with_capacity(max * self.input.dense_width()),
-            groups: vec![GroupIds { offsets: vec![0], ..GroupIds::default() }; self.groups],
+            groups: vec![
+                GroupIds { offsets: vec![0], ..GroupIds::default() };
+                self.sample.ids.len()
+            ],
         };
         let mut all_labeled = true;
-        let mut weighted = vec![false; self.groups];
+        let mut weighted = vec![false; self.sample.ids.len()];
         while batch.len < max {
             let Some(sample) = self.next_sample()? else { break };
             batch.len += 1;
@@ -771,7 +772,7 @@ impl Reader {
                 tokens.next();
             }
         }
-        let mut digits = itoa_buffer();
+        let mut digits = [0u8; 20];
         for (t, token) in tokens.enumerate() {
             let at = || format!("token {} ({})", t + 1, shown(token));
             let mut parts = token.split(|&b| b == b':');
@@ -1028,10 +1029,6 @@ fn parse_f64(raw: &[u8]) -> Option<f64> {
 
 fn parse_f32(raw: &[u8]) -> Option<f32> {
     parse_f64(raw).map(|x| x as f32).filter(|x| x.is_finite())
-}
-
-fn itoa_buffer() -> [u8; 20] {
-    [0; 20]
 }
 
 /// `n` in decimal, written at the end of `buf`.

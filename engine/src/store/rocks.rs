@@ -108,10 +108,6 @@ impl std::fmt::Debug for RocksStore {
     }
 }
 
-fn cf_options(cache: &Cache) -> Options {
-    RocksOptions::column_family_options(cache)
-}
-
 impl RocksOptions {
     /// The options of every group's column family (the table in `docs/design.md`), with
     /// `cache` as block cache; public so that benchmarks can open a store exactly as the
@@ -176,7 +172,7 @@ impl RocksStore {
         let mut dropped = HashMap::new();
         let mut descriptors = Vec::with_capacity(names.len());
         for name in &names {
-            let mut cf = cf_options(&cache);
+            let mut cf = RocksOptions::column_family_options(&cache);
             // Only the groups asked for get the filter: background compactions of the others,
             // which RocksDB may run while the store is open, must not drop their rows.
             let filtered = name
