@@ -1,6 +1,7 @@
 //! `gwen`: train, evaluate and query GwEN click-through-rate models stored in RocksDB.
 
 #![forbid(unsafe_code)]
+#![recursion_limit = "256"]
 
 mod admin;
 mod bench;

@@ -3,15 +3,16 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
 use crate::admission::{Admission, DEFAULT_SKETCH_WIDTH};
 use crate::batch::Batch;
-use crate::cache::{LruCache, Slot};
+use crate::cache::{IdBuildHasher, LruCache, Slot};
 use crate::error::{Error, Result};
 use crate::hash::EmbeddingId;
 use crate::layout;
+use crate::presence::{PresenceFilter, DEFAULT_SHARE_DIVISOR, MAX_DEFAULT_FILTER_BYTES};
 use crate::schema::Schema;
 use crate::stats::{bump, Stats, StatsSnapshot};
 use crate::store::record::{decode_row, init_row, RowHeader};
@@ -23,6 +24,13 @@ use crate::train::{self, Gathered};
 
 /// Rows per write batch when a checkpoint writes the dirty rows.
 const CHECKPOINT_BATCH_ROWS: usize = 65_536;
+
+/// Evicted rows are written once this share of the row budget (or [`MAX_WRITE_BACK_BYTES`])
+/// waits: large sorted batches make the store's inserts cheaper than one write per step.
+const WRITE_BACK_SHARE: usize = 32;
+
+/// The most bytes of evicted rows one write-back writes in the usual case.
+const MAX_WRITE_BACK_BYTES: usize = 4 << 20;
 
 /// Slot marker of a row kept out by feature admission in the batch in flight.
 const NOT_ADMITTED: Slot = Slot::MAX;
@@ -45,6 +53,31 @@ pub struct EngineOptions {
     /// Feature admission: an id gets a stored row only once it was seen this many times;
     /// `None` takes the schema's `min_count`.
     pub min_count: Option<u32>,
+    /// Bytes of `cache_bytes` given to the presence filter, which answers lookups of ids
+    /// never stored without a store read (about 10 bits per stored row keep its false
+    /// positives near 1%); `None` gives it one eighth, at most 256 MiB. 0 turns it off (right
+    /// when the cache holds the whole table). Read-only engines have none.
+    pub presence_filter_bytes: Option<usize>,
+}
+
+impl EngineOptions {
+    /// Bytes of the RAM tier the presence filter takes (0 when it is off or too small to
+    /// help).
+    pub fn presence_filter_share(&self) -> usize {
+        if self.read_only {
+            return 0;
+        }
+        let wanted = self
+            .presence_filter_bytes
+            .unwrap_or((self.cache_bytes / DEFAULT_SHARE_DIVISOR).min(MAX_DEFAULT_FILTER_BYTES))
+            .min(self.cache_bytes);
+        PresenceFilter::usable_bytes(wanted)
+    }
+
+    /// Bytes of the RAM tier left for rows: `cache_bytes` less the presence filter's share.
+    pub fn row_cache_bytes(&self) -> usize {
+        self.cache_bytes - self.presence_filter_share()
+    }
 }
 
 impl Default for EngineOptions {
@@ -56,6 +89,7 @@ impl Default for EngineOptions {
             rocks: RocksOptions::default(),
             keep_checkpoints: 2,
             min_count: None,
+            presence_filter_bytes: None,
         }
     }
 }
@@ -113,7 +147,15 @@ pub struct StepReport {
 /// ```
 pub struct Engine {
     dir: Option<PathBuf>,
-    store: Box<dyn Store>,
+    store: Arc<dyn Store>,
+    /// Which ids the store may hold (see `presence.rs`).
+    presence: Arc<PresenceFilter>,
+    /// The thread adding the keys stored before this open to `presence`.
+    presence_scan: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Held by whoever writes rows of the write-back buffer; taken before `cache`.
+    write_lock: Mutex<()>,
+    /// Bytes of evicted rows that make a write-back worth its store write.
+    write_back_bytes: usize,
     schema: Schema,
     dense: RwLock<Dense>,
     cache: Mutex<CacheState>,
@@ -154,7 +196,7 @@ struct WrittenLog {
     /// (generation, group, id), oldest first; bounds the log's size.
     order: std::collections::VecDeque<(u64, u32, EmbeddingId)>,
     /// The newest generation that wrote each logged row, for lookups without a scan.
-    last: HashMap<(u32, EmbeddingId), u64>,
+    last: HashMap<(u32, EmbeddingId), u64, IdBuildHasher>,
 }
 
 impl WrittenLog {
@@ -194,9 +236,53 @@ impl WrittenLog {
 /// State only the (single) trainer touches.
 struct Trainer {
     admission: Option<Admission>,
-    /// The rows created by each of the last `CREATED_STEPS` steps, so a prefetch's "absent"
-    /// can be trusted for ids no step created since it looked.
-    created: std::collections::VecDeque<(u64, std::collections::HashSet<(usize, EmbeddingId)>)>,
+    /// The rows recent steps created, so a prefetch's "absent" can be trusted for ids no step
+    /// created since it looked.
+    created: CreatedLog,
+}
+
+/// The rows created by the last `CREATED_STEPS` steps that created any.
+#[derive(Default)]
+struct CreatedLog {
+    /// Every row created by a step above this one is in the log.
+    complete_after: u64,
+    /// The logged steps, oldest first, with how many rows each created.
+    steps: std::collections::VecDeque<(u64, usize)>,
+    /// The logged rows, oldest first (as many per step as `steps` says).
+    order: std::collections::VecDeque<(u32, EmbeddingId)>,
+    /// The newest step that created each logged row, for lookups without a scan.
+    last: HashMap<(u32, EmbeddingId), u64, IdBuildHasher>,
+}
+
+impl CreatedLog {
+    /// Records that `step` created the row.
+    fn record(&mut self, step: u64, group: usize, id: EmbeddingId) {
+        match self.steps.back_mut() {
+            Some((s, n)) if *s == step => *n += 1,
+            _ => self.steps.push_back((step, 1)),
+        }
+        self.order.push_back((group as u32, id));
+        self.last.insert((group as u32, id), step);
+        while self.steps.len() > CREATED_STEPS {
+            let Some((dropped, n)) = self.steps.pop_front() else { break };
+            for key in self.order.drain(..n) {
+                if self.last.get(&key) == Some(&dropped) {
+                    self.last.remove(&key);
+                }
+            }
+            self.complete_after = dropped;
+        }
+    }
+
+    /// Whether the log knows every row created after step `since`.
+    fn covers(&self, since: u64) -> bool {
+        since >= self.complete_after
+    }
+
+    /// Whether a step after `since` created the row (meaningful when [`Self::covers`]).
+    fn created_after(&self, group: usize, id: EmbeddingId, since: u64) -> bool {
+        self.last.get(&(group as u32, id)).is_some_and(|&s| s > since)
+    }
 }
 
 /// Steps of row creations remembered for prefetch hints (deeper lookaheads just read again).
@@ -260,7 +346,7 @@ impl Engine {
         let names: Vec<String> = schema.groups.iter().map(|g| g.name.clone()).collect();
         let mut store = RocksStore::open(&store_dir, &options.rocks, OpenMode::Create(&names))?;
         store.bind_groups(&names)?;
-        let engine = Engine::assemble(Box::new(store), Some(dir), schema.clone(), options)?;
+        let engine = Engine::assemble(Arc::new(store), Some(dir), schema.clone(), options, true)?;
         engine.write_initial_meta()?;
         engine.checkpoint()?;
         Ok(engine)
@@ -299,7 +385,7 @@ impl Engine {
     /// [`Error::InvalidArgument`] for a bad thread count.
     pub fn in_memory(schema: &Schema, options: EngineOptions) -> Result<Engine> {
         let store = MemoryStore::new(schema.groups.len());
-        let engine = Engine::assemble(Box::new(store), None, schema.clone(), options)?;
+        let engine = Engine::assemble(Arc::new(store), None, schema.clone(), options, true)?;
         engine.write_initial_meta()?;
         Ok(engine)
     }
@@ -338,7 +424,7 @@ impl Engine {
         let mut store = store;
         let names: Vec<String> = schema.groups.iter().map(|g| g.name.clone()).collect();
         store.bind_groups(&names)?;
-        let engine = Engine::assemble(Box::new(store), Some(dir), schema, options)?;
+        let engine = Engine::assemble(Arc::new(store), Some(dir), schema, options, false)?;
         engine.load_dense()?;
         log::info!("opened database {} at step {}", dir.display(), engine.step());
         Ok(engine)
@@ -398,11 +484,14 @@ impl Engine {
         RocksStore::open(&live, &options.rocks, OpenMode::ReadWrite)
     }
 
+    /// Builds the engine around an open store; `fresh` says the store holds no rows yet (so the
+    /// presence filter needs no scan).
     fn assemble(
-        store: Box<dyn Store>,
+        store: Arc<dyn Store>,
         dir: Option<&Path>,
         schema: Schema,
         options: EngineOptions,
+        fresh: bool,
     ) -> Result<Engine> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(options.threads)
@@ -424,12 +513,23 @@ impl Engine {
         }
         let mlp = Mlp::new(schema.mlp_input_width(), &schema.mlp.hidden, schema.seed);
         let adam = Adam::new(&mlp, schema.mlp.lr);
+        let presence = Arc::new(PresenceFilter::new(options.presence_filter_share(), fresh));
+        let presence_scan = if presence.is_enabled() && !presence.is_ready() {
+            spawn_presence_scan(&store, &presence, schema.groups.len())
+        } else {
+            None
+        };
         Ok(Engine {
             dir: dir.map(Path::to_path_buf),
             store,
+            presence,
+            presence_scan: Mutex::new(presence_scan),
+            write_lock: Mutex::new(()),
+            write_back_bytes: (options.row_cache_bytes() / WRITE_BACK_SHARE)
+                .min(MAX_WRITE_BACK_BYTES),
             cache: Mutex::new(CacheState {
                 written: WrittenLog::default(),
-                lru: LruCache::new(options.cache_bytes, &floats, &tags),
+                lru: LruCache::new(options.row_cache_bytes(), &floats, &tags),
                 generation: 0,
             }),
             schema,
@@ -481,10 +581,17 @@ impl Engine {
         self.store.memory()
     }
 
-    /// Bytes the RAM tier's structures hold on the heap (see the cache's budget rules in
-    /// `docs/design.md`, "Memory"); at most the budget plus one partly filled chunk per group.
+    /// Bytes the RAM tier's structures hold on the heap, the presence filter included (see the
+    /// cache's budget rules in `docs/design.md`, "Memory"); at most the budget plus one partly
+    /// filled chunk per group.
     pub fn cache_heap_bytes(&self) -> usize {
-        self.cache.lock().map_or(0, |c| c.lru.heap_bytes())
+        self.cache.lock().map_or(0, |c| c.lru.heap_bytes()) + self.presence.bytes()
+    }
+
+    /// Whether the presence filter answers lookups: false while it is off, and after an open
+    /// until its scan of the stored keys finishes (lookups then all go to the store).
+    pub fn presence_filter_ready(&self) -> bool {
+        self.presence.is_ready()
     }
 
     /// Rows in the RAM tier and the bytes charged for them.
@@ -540,9 +647,16 @@ impl Engine {
         let mut misses: Vec<Vec<u32>> = vec![Vec::new(); rows.len()];
         let generation = {
             let mut cache = lock(&self.cache, "cache")?;
-            for (g, r) in rows.iter().enumerate() {
-                for (i, &id) in r.ids.iter().enumerate() {
-                    match cache.lru.get(g, id) {
+            for (g, r) in rows.iter_mut().enumerate() {
+                for i in 0..r.ids.len() {
+                    let looked = match self.lookup(&mut cache.lru, g, r, i, true) {
+                        Ok(looked) => looked,
+                        Err(e) => {
+                            unpin_all(&mut cache.lru, &prefetched.slots);
+                            return Err(e);
+                        }
+                    };
+                    match looked {
                         Some(slot) => {
                             cache.lru.pin(slot);
                             prefetched.slots[g].push(slot);
@@ -555,10 +669,6 @@ impl Engine {
             let lookups: usize = rows.iter().map(|r| r.ids.len()).sum();
             bump(&self.stats.cache_hits, (lookups - miss_count) as u64);
             bump(&self.stats.cache_misses, miss_count as u64);
-            if let Err(e) = self.flush_evictions(&mut cache) {
-                unpin_all(&mut cache.lru, &prefetched.slots);
-                return Err(e);
-            }
             cache.generation
         };
         let found = match self.read_misses(&mut rows, &misses) {
@@ -604,7 +714,7 @@ impl Engine {
             prefetched.absent[g].sort_unstable();
         }
         // Write-back of rows these inserts evicted happens here, off the training thread.
-        self.flush_evictions(&mut cache)?;
+        drop(self.write_back(cache, self.write_back_bytes)?);
         bump(&self.stats.prefetches, 1);
         bump(&self.stats.prefetch_ns, started.elapsed().as_nanos() as u64);
         Ok(prefetched)
@@ -716,7 +826,13 @@ impl Engine {
             if let Some(slot) = cache.lru.get(group, id) {
                 return Ok(Some(cache.lru.values(slot)[..spec.dim].to_vec()));
             }
-            self.flush_evictions(&mut cache)?;
+            let kind = self.schema.group_optimizer(group).kind;
+            if let Some((bytes, _)) = cache.lru.waiting(group, id) {
+                let mut values = vec![0f32; spec.dim + kind.state_len()];
+                decode_row(bytes, kind.tag(), &mut values, &spec.name, id)?;
+                values.truncate(spec.dim);
+                return Ok(Some(values));
+            }
         }
         let kind = self.schema.group_optimizer(group).kind;
         let mut values = vec![0f32; spec.dim + kind.state_len()];
@@ -745,7 +861,7 @@ impl Engine {
         let rows = {
             // IMPORTANT: the rows drained here are marked clean; they must reach the store
             // before the cache lock is released, or a prediction could read them stale.
-            let mut cache = lock(&self.cache, "cache")?;
+            let (_writing, mut cache) = self.write_back_all()?;
             // Rows go in bounded write batches (RAM stays bounded however many rows are
             // dirty); the store is marked dirty first, so a crash part-way restores the
             // previous checkpoint.
@@ -830,8 +946,15 @@ impl Engine {
         let generation = {
             let mut cache = lock(&self.cache, "cache")?;
             for (g, r) in rows.iter_mut().enumerate() {
-                for (i, &id) in r.ids.iter().enumerate() {
-                    match cache.lru.get(g, id) {
+                for i in 0..r.ids.len() {
+                    let looked = match self.lookup(&mut cache.lru, g, r, i, train) {
+                        Ok(looked) => looked,
+                        Err(e) => {
+                            unpin_all(&mut cache.lru, &slots);
+                            return Err(e);
+                        }
+                    };
+                    match looked {
                         Some(slot) => {
                             let f = r.floats;
                             r.values[i * f..(i + 1) * f].copy_from_slice(cache.lru.values(slot));
@@ -840,6 +963,8 @@ impl Engine {
                                 slots[g][i] = slot;
                             }
                         }
+                        // A waiting row a prediction read: its values are in place already.
+                        None if !train && cache.lru.is_pending(g, r.ids[i]) => {}
                         None => misses[g].push(i as u32),
                     }
                 }
@@ -851,17 +976,10 @@ impl Engine {
                 bump(&self.stats.cache_hits, (lookups - miss_count) as u64);
                 bump(&self.stats.cache_misses, miss_count as u64);
             }
-            // IMPORTANT: evicted dirty rows must reach the store before it is read, or a row
-            // evicted and needed again would come back stale.
-            if miss_count > 0 {
-                self.flush_for_gather(&mut cache, &slots, train)?;
-            }
             cache.generation
         };
         let to_read = match (hint, trainer.as_deref()) {
-            (Some(hint), Some(trainer)) => {
-                skip_known_absent(hint, trainer, &rows, &misses, self.step())
-            }
+            (Some(hint), Some(trainer)) => skip_known_absent(hint, trainer, &rows, &misses),
             _ => misses.clone(),
         };
         let read_started = Instant::now();
@@ -911,16 +1029,7 @@ impl Engine {
                         let values = &mut rows[g].values[i * f..(i + 1) * f];
                         init_row(self.schema.seed, g, id, self.schema.init_range, values, dim);
                         bump(&self.stats.rows_created, 1);
-                        let step = self.step() + 1;
-                        if trainer.created.back().is_none_or(|(s, _)| *s != step) {
-                            trainer.created.push_back((step, Default::default()));
-                            if trainer.created.len() > CREATED_STEPS {
-                                trainer.created.pop_front();
-                            }
-                        }
-                        if let Some((_, ids)) = trainer.created.back_mut() {
-                            ids.insert((g, id));
-                        }
+                        trainer.created.record(self.step() + 1, g, id);
                         RowHeader::default()
                     }
                     (None, None) => continue,
@@ -936,35 +1045,62 @@ impl Engine {
                 }
             }
         }
-        // IMPORTANT: the inserts above may have evicted dirty rows; they must reach the store
-        // before the lock is released. A row left only in the pending set would be a miss for
-        // the next reader, who would then read and cache the older copy in the store.
-        self.flush_for_gather(&mut cache, &slots, train)?;
-        Ok((rows, slots))
-    }
-
-    /// Writes pending evictions for `gather`: the time counts as the trainer's wait when
-    /// training, and on failure the rows the gather pinned are released.
-    fn flush_for_gather(
-        &self,
-        cache: &mut CacheState,
-        slots: &[Vec<Slot>],
-        train: bool,
-    ) -> Result<()> {
+        // The inserts above may have evicted dirty rows. They wait in the write-back buffer,
+        // where lookups find them; with a prefetcher running, it writes them, off this thread.
+        let threshold = match hint {
+            Some(_) => self.write_back_bytes.saturating_mul(4),
+            None => self.write_back_bytes,
+        };
         let started = Instant::now();
-        let flushed = self.flush_evictions(cache);
+        let written = self.write_back(cache, threshold);
         if train {
             bump(&self.stats.train_wait_ns, started.elapsed().as_nanos() as u64);
         }
-        if flushed.is_err() {
-            unpin_all(&mut cache.lru, slots);
+        match written {
+            Ok(cache) => drop(cache),
+            Err(e) => {
+                if let Ok(mut cache) = self.cache.lock() {
+                    unpin_all(&mut cache.lru, &slots);
+                }
+                return Err(e);
+            }
         }
-        flushed
+        Ok((rows, slots))
+    }
+
+    /// Looks up distinct id `i` of `r` in the RAM tier. A row evicted dirty and not yet in the
+    /// store is decoded from the write-back buffer into `r.values`; with `take`, it also goes
+    /// back into the cache (dirty unless a store write holds it already) and its slot is
+    /// returned. `None` is a miss, or a waiting row read without `take`.
+    fn lookup(
+        &self,
+        lru: &mut LruCache,
+        g: usize,
+        r: &mut Gathered,
+        i: usize,
+        take: bool,
+    ) -> Result<Option<Slot>> {
+        let id = r.ids[i];
+        if let Some(slot) = lru.get(g, id) {
+            return Ok(Some(slot));
+        }
+        let Some((bytes, in_flight)) = lru.waiting(g, id) else { return Ok(None) };
+        let f = r.floats;
+        let values = &mut r.values[i * f..(i + 1) * f];
+        let tag = self.schema.group_optimizer(g).kind.tag();
+        let header = decode_row(bytes, tag, values, &self.schema.groups[g].name, id)?;
+        if !take {
+            return Ok(None);
+        }
+        if !in_flight {
+            lru.reclaim(g, id);
+        }
+        Ok(Some(lru.insert(g, id, header, values, !in_flight, &self.stats)))
     }
 
     /// Distinct ids per group, in first-seen order, with the occurrence map.
     fn dedup(&self, batch: &Batch) -> Vec<Gathered> {
-        let mut index = std::collections::HashMap::new();
+        let mut index: HashMap<EmbeddingId, u32, IdBuildHasher> = HashMap::default();
         batch
             .groups
             .iter()
@@ -1002,18 +1138,31 @@ impl Engine {
         }
         let started = Instant::now();
         let mut found = Vec::with_capacity(rows.len());
+        let mut skipped = 0;
         for (g, miss) in misses.iter().enumerate() {
             let r = &mut rows[g];
-            let ids: Vec<u64> = miss.iter().map(|&i| r.ids[i as usize]).collect();
+            // The misses the store may hold, by their index in `miss`; the others were never
+            // stored, and the filter says so without a store lookup.
+            let (mut ids, mut at) =
+                (Vec::with_capacity(miss.len()), Vec::with_capacity(miss.len()));
+            for (k, &i) in miss.iter().enumerate() {
+                let id = r.ids[i as usize];
+                if self.presence.may_contain(g, id) {
+                    ids.push(id);
+                    at.push(k);
+                }
+            }
+            skipped += (miss.len() - ids.len()) as u64;
             let mut headers = vec![None; miss.len()];
             let (f, tag) = (r.floats, self.schema.group_optimizer(g).kind.tag());
             let name = &self.schema.groups[g].name;
             let (mut n, mut bytes_read) = (0u64, 0u64);
             if !ids.is_empty() {
-                self.store.multi_get(g, &ids, &mut |k, bytes| {
+                self.store.multi_get(g, &ids, &mut |j, bytes| {
+                    let k = at[j];
                     let i = miss[k] as usize;
                     let values = &mut r.values[i * f..(i + 1) * f];
-                    headers[k] = Some(decode_row(bytes, tag, values, name, ids[k])?);
+                    headers[k] = Some(decode_row(bytes, tag, values, name, ids[j])?);
                     n += 1;
                     bytes_read += bytes.len() as u64;
                     Ok(())
@@ -1023,6 +1172,7 @@ impl Engine {
             bump(&self.stats.bytes_read, bytes_read);
             found.push(headers);
         }
+        bump(&self.stats.presence_skips, skipped);
         let elapsed = started.elapsed().as_nanos() as u64;
         bump(&self.stats.store_wait_ns, elapsed);
         bump(&self.stats.read_ns, elapsed);
@@ -1057,25 +1207,72 @@ impl Engine {
         }
         cache.lru.evict_to_budget(&self.stats);
         let started = Instant::now();
-        let flushed = self.flush_evictions(&mut cache);
+        let written = self.write_back(cache, self.write_back_bytes);
         bump(&self.stats.train_wait_ns, started.elapsed().as_nanos() as u64);
-        flushed
+        written.map(drop)
     }
 
-    /// Writes the rows evicted dirty so far (the caller holds the cache lock), marking the
-    /// store as holding post-checkpoint writes first (durably), so a crash from here on
-    /// restores the checkpoint.
-    fn flush_evictions(&self, cache: &mut CacheState) -> Result<()> {
-        if !cache.lru.has_pending() {
-            return Ok(());
+    /// Writes the rows evicted dirty when at least `threshold` bytes of them wait and no
+    /// other write-back is in flight. The cache lock is released while the store writes (the
+    /// rows stay visible to lookups meanwhile) and taken again; the guard is returned.
+    fn write_back<'a>(
+        &'a self,
+        mut cache: MutexGuard<'a, CacheState>,
+        threshold: usize,
+    ) -> Result<MutexGuard<'a, CacheState>> {
+        if !cache.lru.has_pending() || cache.lru.pending_bytes() < threshold {
+            return Ok(cache);
         }
+        // NOTE: `write_lock` is taken before `cache` everywhere else; here `cache` is held,
+        // so only a try is safe. A write in flight will be followed by ours next time.
+        let _writing = match self.write_lock.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(cache),
+            Err(std::sync::TryLockError::Poisoned(_)) => {
+                return Err(Error::Poisoned("the write-back lock was poisoned by a panic".into()))
+            }
+        };
         let set = cache.lru.take_pending();
-        self.mark_dirty()?;
-        log::debug!("writing back {} evicted rows ({} bytes)", set.row_count(), set.row_bytes());
-        self.write(&set, false)?;
+        drop(cache);
+        let written = self.write_evicted(&set);
+        let mut cache = lock(&self.cache, "cache")?;
+        cache.lru.finish_write();
+        written?;
         cache.generation += 1;
         let generation = cache.generation;
         cache.written.record(generation, &set);
+        Ok(cache)
+    }
+
+    /// Writes every row evicted dirty, after any write-back in flight; returns with both the
+    /// write-back lock and the cache lock held, so nothing is written behind the caller.
+    fn write_back_all(&self) -> Result<(MutexGuard<'_, ()>, MutexGuard<'_, CacheState>)> {
+        let writing = lock(&self.write_lock, "write-back")?;
+        let mut cache = lock(&self.cache, "cache")?;
+        if cache.lru.has_pending() {
+            let set = cache.lru.take_pending();
+            let written = self.write_evicted(&set);
+            cache.lru.finish_write();
+            written?;
+            cache.generation += 1;
+            let generation = cache.generation;
+            cache.written.record(generation, &set);
+        }
+        Ok((writing, cache))
+    }
+
+    /// Writes rows taken from the write-back buffer, marking the store as holding
+    /// post-checkpoint writes first (durably), so a crash from here on restores the checkpoint.
+    fn write_evicted(&self, set: &WriteSet) -> Result<()> {
+        let started = Instant::now();
+        self.mark_dirty()?;
+        self.write(set, false)?;
+        log::debug!(
+            "wrote back {} evicted rows ({} bytes) in {} us",
+            set.row_count(),
+            set.row_bytes(),
+            started.elapsed().as_micros()
+        );
         Ok(())
     }
 
@@ -1092,6 +1289,11 @@ impl Engine {
 
     fn write(&self, set: &WriteSet, durable: bool) -> Result<()> {
         let started = Instant::now();
+        // IMPORTANT: keys enter the filter before their rows reach the store, so that a "no"
+        // from the filter never hides a stored row.
+        for (g, id, _) in set.rows() {
+            self.presence.insert(g, id);
+        }
         if let Err(e) = self.store.write(set, durable) {
             self.poison(&e);
             return Err(e);
@@ -1165,17 +1367,69 @@ impl Engine {
     pub(crate) fn write_rows(&self, set: &WriteSet) -> Result<()> {
         let _trainer = lock(&self.trainer, "trainer")?;
         self.check_writable()?;
-        let mut cache = lock(&self.cache, "cache")?;
+        let (_writing, mut cache) = self.write_back_all()?;
         for (g, id, _) in set.rows() {
             cache.lru.remove(g, id);
         }
-        self.flush_evictions(&mut cache)?;
         self.mark_dirty()?;
         self.write(set, false)?;
         cache.generation += 1;
         let generation = cache.generation;
         cache.written.reset(generation);
         Ok(())
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.presence.request_stop();
+        if let Some(scan) = self.presence_scan.get_mut().ok().and_then(Option::take) {
+            // The scan only reads; it stops within a few thousand keys.
+            let _ = scan.join();
+        }
+    }
+}
+
+/// Starts the thread that adds every key stored before this open to the presence filter, then
+/// marks it ready. On a failure the filter stays unready: lookups keep going to the store.
+fn spawn_presence_scan(
+    store: &Arc<dyn Store>,
+    filter: &Arc<PresenceFilter>,
+    groups: usize,
+) -> Option<std::thread::JoinHandle<()>> {
+    let (store, filter) = (Arc::clone(store), Arc::clone(filter));
+    let spawned = std::thread::Builder::new().name("gwen-presence".into()).spawn(move || {
+        let started = Instant::now();
+        let mut keys = 0u64;
+        for g in 0..groups {
+            let scanned = store.for_each_key(g, &mut |id| {
+                filter.insert(g, id);
+                keys += 1;
+                !filter.stop_requested()
+            });
+            if let Err(e) = scanned {
+                log::warn!(
+                    "presence filter: scan of group {g} failed ({e}); lookups stay unfiltered"
+                );
+                return;
+            }
+            if filter.stop_requested() {
+                return;
+            }
+        }
+        filter.set_ready();
+        log::info!(
+            "presence filter ready: {keys} stored keys in {} bytes, scanned in {:.2}s",
+            filter.bytes(),
+            started.elapsed().as_secs_f64()
+        );
+    });
+    match spawned {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            log::warn!("presence filter: cannot start its scan ({e}); lookups stay unfiltered");
+            None
+        }
     }
 }
 
@@ -1201,12 +1455,9 @@ fn skip_known_absent(
     trainer: &Trainer,
     rows: &[Gathered],
     misses: &[Vec<u32>],
-    step: u64,
 ) -> Vec<Vec<u32>> {
-    let oldest = trainer.created.front().map_or(step + 1, |(s, _)| *s);
-    // Steps hint.step + 1 ..= step may have created rows; each must still be in the log.
-    let covered = step <= hint.step || oldest <= hint.step + 1 || trainer.created.is_empty();
-    let covered = covered && (step - hint.step.min(step)) as usize <= CREATED_STEPS;
+    // Steps after hint.step may have created rows; each must still be in the log.
+    let covered = trainer.created.covers(hint.step);
     misses
         .iter()
         .enumerate()
@@ -1216,11 +1467,7 @@ fn skip_known_absent(
                 .filter(|&i| {
                     let id = rows[g].ids[i as usize];
                     let absent = covered && hint.absent[g].binary_search(&id).is_ok();
-                    let created_since = trainer
-                        .created
-                        .iter()
-                        .any(|(s, ids)| *s > hint.step && ids.contains(&(g, id)));
-                    !absent || created_since
+                    !absent || trainer.created.created_after(g, id, hint.step)
                 })
                 .collect()
         })

@@ -45,6 +45,7 @@ mod error;
 mod hash;
 mod layout;
 mod metrics;
+mod presence;
 pub mod rng;
 mod schema;
 mod stats;

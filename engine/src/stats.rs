@@ -21,6 +21,7 @@ pub struct Stats {
     pub(crate) prefetch_ns: AtomicU64,
     pub(crate) prefetches: AtomicU64,
     pub(crate) train_wait_ns: AtomicU64,
+    pub(crate) presence_skips: AtomicU64,
 }
 
 /// Adds `n` to `counter`.
@@ -49,6 +50,7 @@ impl Stats {
             prefetch_ns: get(&self.prefetch_ns),
             prefetches: get(&self.prefetches),
             train_wait_ns: get(&self.train_wait_ns),
+            presence_skips: get(&self.presence_skips),
         }
     }
 }
@@ -89,6 +91,8 @@ pub struct StatsSnapshot {
     pub prefetches: u64,
     /// Nanoseconds the trainer spent getting its rows (cache, store reads, write-back).
     pub train_wait_ns: u64,
+    /// Missed rows the presence filter showed were never stored, so no store lookup was made.
+    pub presence_skips: u64,
 }
 
 impl StatsSnapshot {
@@ -121,6 +125,7 @@ impl StatsSnapshot {
             prefetch_ns: self.prefetch_ns - earlier.prefetch_ns,
             prefetches: self.prefetches - earlier.prefetches,
             train_wait_ns: self.train_wait_ns - earlier.train_wait_ns,
+            presence_skips: self.presence_skips - earlier.presence_skips,
         }
     }
 }

@@ -9,7 +9,7 @@ use gwen::{Batch, Engine, EngineOptions, Prefetched, StatsSnapshot, StoreMemory}
 use serde_json::json;
 
 use super::stream::Stream;
-use super::{dir_bytes, peak_rss_bytes, ChildSetup};
+use super::{dir_bytes, peak_rss_bytes, ChildSetup, Config};
 
 /// Batches the generator thread builds ahead of its consumer.
 const GENERATED_AHEAD: usize = 4;
@@ -95,7 +95,8 @@ impl Loop {
 /// Runs configuration (a), (b) or (c): a new database trained on the whole stream.
 pub fn train(setup: &ChildSetup, prefetch: bool) -> anyhow::Result<serde_json::Value> {
     let options = EngineOptions {
-        cache_bytes: setup.cache_bytes,
+        cache_bytes: setup.cache_bytes + presence_filter_bytes(setup),
+        presence_filter_bytes: Some(presence_filter_bytes(setup)),
         threads: setup.threads,
         keep_checkpoints: 1,
         ..EngineOptions::default()
@@ -139,6 +140,16 @@ struct End {
     rss_all: u64,
 }
 
+/// The presence filter of a configuration: none in (a), whose cache holds every row; in (b)
+/// and (c), an eighth of the RAM tier on top of the rows' share (so they still cache the
+/// share of rows the run asks for).
+fn presence_filter_bytes(setup: &ChildSetup) -> usize {
+    match setup.config {
+        Config::B | Config::C if setup.presence_filter => setup.cache_bytes / 7,
+        _ => 0,
+    }
+}
+
 fn training_record(
     setup: &ChildSetup,
     prefetch: bool,
@@ -162,7 +173,9 @@ fn training_record(
         "batch": setup.batch,
         "lookahead": if prefetch { setup.lookahead } else { 0 },
         "threads": setup.threads,
-        "cache_bytes": setup.cache_bytes,
+        "cache_bytes": setup.cache_bytes + presence_filter_bytes(setup),
+        "presence_filter_bytes": presence_filter_bytes(setup),
+        "presence_skips": s.presence_skips,
         "cache_rows": setup.cache_bytes / setup.entry_bytes,
         "train_s": train_s,
         "samples_per_s": run.samples as f64 / train_s.max(1e-9),
@@ -293,6 +306,16 @@ pub fn reopen(setup: &ChildSetup) -> anyhow::Result<serde_json::Value> {
     anyhow::ensure!(predictions.len() == batch.len, "prediction count");
     let stats = engine.stats();
     let step = engine.step();
+    // The presence filter's scan of the stored keys runs in the background after the open;
+    // until it ends, lookups go to the store as without a filter.
+    let mut presence_ready_s = None;
+    while started.elapsed() < Duration::from_secs(900) {
+        if engine.presence_filter_ready() {
+            presence_ready_s = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
     drop(engine);
     Ok(json!({
         "config": "reopen",
@@ -302,6 +325,7 @@ pub fn reopen(setup: &ChildSetup) -> anyhow::Result<serde_json::Value> {
         "open_s": open_s,
         "first_predict_s": reopen_s - open_s,
         "reopen_s": reopen_s,
+        "presence_filter_ready_s": presence_ready_s,
         "rows_read": stats.rows_read,
         "store_bytes": dir_bytes(&setup.db.join("store"))?,
         "peak_rss_bytes": peak_rss_bytes()?,

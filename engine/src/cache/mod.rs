@@ -3,8 +3,10 @@
 //! Rows of each group live in a slab of fixed-size chunks of `f32` (weights then optimizer
 //! state); a node per cached row carries its id, slot, header, pin count and dirty flag, linked
 //! into one LRU list across all groups. Pinned rows (those of a batch in flight) are never
-//! evicted; evicted dirty rows are encoded into a pending [`WriteSet`] that the owner writes to
-//! the store in one batch, always before its next store read.
+//! evicted; evicted dirty rows are encoded into a write-back buffer that the owner writes to the
+//! store in large batches. Until a buffered row has reached the store, lookups that miss the
+//! cache find it in the buffer ([`LruCache::waiting`]), so a store read never sees an older
+//! copy of a row the cache let go. The buffer's bytes count against the budget.
 //!
 //! Memory follows the budget: the charge per row covers its values, its node, its map entry at
 //! the map's worst load and its free-list entries; the node array is reserved for the most rows
@@ -13,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use crate::hash::EmbeddingId;
 use crate::stats::{bump, Stats};
@@ -35,9 +38,12 @@ const MAX_RESERVED_NODES: usize = 1 << 24;
 
 const NIL: u32 = u32::MAX;
 
-/// Ids are already uniform hashes, so the map uses them almost as they are.
+/// Ids are already uniform hashes, so the maps keyed by them use them almost as they are.
 #[derive(Default)]
-struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
+
+/// Builds [`IdHasher`]s: the hasher of every engine map keyed by ids or (group, id) pairs.
+pub(crate) type IdBuildHasher = BuildHasherDefault<IdHasher>;
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -48,13 +54,20 @@ impl Hasher for IdHasher {
             self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
     }
+    fn write_u32(&mut self, n: u32) {
+        // The group of a (group, id) key.
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
     fn write_u64(&mut self, id: u64) {
         // One multiply spreads ids that came from a bucketed hash (low entropy) too.
-        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+        self.0 = (self.0 ^ id).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
     }
 }
 
-type IdMap = HashMap<EmbeddingId, u32, BuildHasherDefault<IdHasher>>;
+type IdMap = HashMap<EmbeddingId, u32, IdBuildHasher>;
 
 /// Where a cached row sits: its node index. Valid until the row is evicted.
 pub type Slot = u32;
@@ -123,10 +136,23 @@ pub struct LruCache {
     free_nodes: Vec<u32>,
     head: u32,
     tail: u32,
-    pending: WriteSet,
-    /// The rows in `pending`: their newest values are there, not in the store.
-    pending_ids: std::collections::HashSet<(u32, EmbeddingId)>,
+    /// Rows evicted dirty, waiting to be written.
+    pending: WriteBack,
+    /// Rows taken from `pending` by a store write that has not finished yet.
+    in_flight: Option<(Arc<WriteSet>, RecordIndex)>,
     overflow_warned: bool,
+}
+
+/// Where the newest record of each buffered row sits in its [`WriteSet`].
+type RecordIndex = HashMap<(u32, EmbeddingId), usize, IdBuildHasher>;
+
+/// Encoded rows waiting to be written. A row evicted twice has two records; the index points at
+/// the newer, and a row taken back into the cache leaves the index: records the index does not
+/// point at are never written.
+#[derive(Debug, Default)]
+struct WriteBack {
+    set: WriteSet,
+    index: RecordIndex,
 }
 
 impl LruCache {
@@ -151,8 +177,8 @@ impl LruCache {
             free_nodes: Vec::new(),
             head: NIL,
             tail: NIL,
-            pending: WriteSet::new(),
-            pending_ids: Default::default(),
+            pending: WriteBack::default(),
+            in_flight: None,
             overflow_warned: false,
         }
     }
@@ -173,9 +199,9 @@ impl LruCache {
         self.budget_bytes
     }
 
-    /// Bytes the cache's structures hold on the heap (capacities, not lengths), pending
-    /// write-backs excluded: what the budget is meant to bound. Reserved node capacity counts
-    /// only as far as nodes were used, since unused pages are never touched.
+    /// Bytes the cache's structures hold on the heap (capacities, not lengths; the write-back
+    /// buffer's records by length): what the budget is meant to bound. Reserved node capacity
+    /// counts only as far as nodes were used, since unused pages are never touched.
     pub fn heap_bytes(&self) -> usize {
         let nodes = self.nodes.len() * std::mem::size_of::<Node>() + self.free_nodes.capacity() * 4;
         let slabs: usize = self
@@ -196,7 +222,7 @@ impl LruCache {
                 }
             })
             .sum();
-        nodes + slabs + maps
+        nodes + slabs + maps + self.buffered_bytes()
     }
 
     /// Number of cached rows.
@@ -306,21 +332,67 @@ impl LruCache {
         self.evict_until_fits(0, stats);
     }
 
-    /// Takes the rows evicted dirty so far, to be written to the store.
-    pub fn take_pending(&mut self) -> WriteSet {
-        self.pending_ids.clear();
-        std::mem::take(&mut self.pending)
+    /// Takes the rows waiting to be written, for one store write; until
+    /// [`LruCache::finish_write`], lookups still find them ([`LruCache::waiting`]). At most
+    /// one write may be in flight.
+    pub fn take_pending(&mut self) -> Arc<WriteSet> {
+        debug_assert!(self.in_flight.is_none(), "two write-backs in flight");
+        let mut set = WriteSet::new();
+        let mut index = RecordIndex::default();
+        for (i, (group, id, bytes)) in self.pending.set.rows().enumerate() {
+            if self.pending.index.get(&(group as u32, id)) == Some(&i) {
+                index.insert((group as u32, id), set.row_count());
+                set.put_row(group, id, |buf| buf.extend_from_slice(bytes));
+            }
+        }
+        self.pending.set.clear();
+        self.pending.index.clear();
+        let set = Arc::new(set);
+        self.in_flight = Some((Arc::clone(&set), index));
+        set
     }
 
-    /// True when the row was evicted dirty and waits to be written: a copy read from the
-    /// store now would be older than it.
+    /// Forgets the write taken by [`LruCache::take_pending`]: its rows are in the store.
+    pub fn finish_write(&mut self) {
+        self.in_flight = None;
+    }
+
+    /// The newest record of a row evicted dirty that has not reached the store yet, and
+    /// whether a store write holds it already. A copy read from the store now would be older.
+    pub fn waiting(&self, group: usize, id: EmbeddingId) -> Option<(&[u8], bool)> {
+        let key = (group as u32, id);
+        if let Some(&i) = self.pending.index.get(&key) {
+            return Some((self.pending.set.row(i), false));
+        }
+        let (set, index) = self.in_flight.as_ref()?;
+        index.get(&key).map(|&i| (set.row(i), true))
+    }
+
+    /// Drops a waiting row from the buffer, so it is not written: the caller took it back
+    /// into the cache as a dirty row. A row a write holds already is left to land.
+    pub fn reclaim(&mut self, group: usize, id: EmbeddingId) {
+        self.pending.index.remove(&(group as u32, id));
+    }
+
+    /// True when the row was evicted dirty and has not reached the store yet.
     pub fn is_pending(&self, group: usize, id: EmbeddingId) -> bool {
-        self.pending_ids.contains(&(group as u32, id))
+        self.waiting(group, id).is_some()
     }
 
     /// True when evicted dirty rows wait to be written.
     pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+        !self.pending.index.is_empty()
+    }
+
+    /// Bytes of records waiting to be written (taken-back rows' included until the next
+    /// write).
+    pub fn pending_bytes(&self) -> usize {
+        self.pending.set.row_bytes()
+    }
+
+    /// Bytes of the write-back buffer, waiting and in flight: charged against the budget.
+    fn buffered_bytes(&self) -> usize {
+        self.pending.set.row_bytes() + self.in_flight.as_ref().map_or(0, |(s, _)| s.row_bytes())
     }
 
     /// Encodes every dirty row (pending evictions included) into `out` and marks them clean.
@@ -342,11 +414,13 @@ impl LruCache {
         out: &mut WriteSet,
     ) -> Option<usize> {
         if cursor == 0 {
-            for (g, id, bytes) in self.pending.rows() {
-                out.put_row(g, id, |buf| buf.extend_from_slice(bytes));
+            for (i, (g, id, bytes)) in self.pending.set.rows().enumerate() {
+                if self.pending.index.get(&(g as u32, id)) == Some(&i) {
+                    out.put_row(g, id, |buf| buf.extend_from_slice(bytes));
+                }
             }
-            self.pending.clear();
-            self.pending_ids.clear();
+            self.pending.set.clear();
+            self.pending.index.clear();
         }
         for index in cursor..self.nodes.len() {
             if out.row_count() >= max_rows {
@@ -373,7 +447,9 @@ impl LruCache {
 
     fn evict_until_fits(&mut self, incoming: usize, stats: &Stats) {
         let mut cursor = self.tail;
-        while self.used_bytes + incoming > self.budget_bytes && cursor != NIL {
+        while self.used_bytes + self.buffered_bytes() + incoming > self.budget_bytes
+            && cursor != NIL
+        {
             let prev = self.nodes[cursor as usize].prev;
             if self.nodes[cursor as usize].pins == 0 {
                 self.evict(cursor);
@@ -381,7 +457,9 @@ impl LruCache {
             }
             cursor = prev;
         }
-        if self.used_bytes + incoming > self.budget_bytes && !self.overflow_warned {
+        if self.used_bytes + self.buffered_bytes() + incoming > self.budget_bytes
+            && !self.overflow_warned
+        {
             self.overflow_warned = true;
             log::warn!(
                 "cache budget {} bytes is smaller than the rows one batch needs at once; \
@@ -400,8 +478,11 @@ impl LruCache {
         if node.dirty {
             let values = slab.row(node.slot);
             let tag = slab.optimizer_tag;
-            self.pending.put_row(group, node.id, |buf| encode_row(buf, tag, node.header, values));
-            self.pending_ids.insert((group as u32, node.id));
+            let at = self.pending.set.row_count();
+            self.pending
+                .set
+                .put_row(group, node.id, |buf| encode_row(buf, tag, node.header, values));
+            self.pending.index.insert((group as u32, node.id), at);
         }
         slab.free.push(node.slot);
         self.maps[group].remove(&node.id);
@@ -519,6 +600,48 @@ mod tests {
         let slack = 26 * CHUNK_ROWS * 17 * 4;
         assert!(c.used_bytes() <= budget);
         assert!(worst <= budget + slack, "heap {worst} over budget {budget} + slack {slack}");
+    }
+
+    #[test]
+    fn evicted_rows_stay_visible_until_written() {
+        let stats = Stats::default();
+        let mut c = cache(1);
+        let row = |c: &LruCache, id| {
+            c.waiting(0, id).map(|(bytes, in_flight)| {
+                let mut back = [0f32; 3];
+                crate::store::record::decode_row(bytes, 1, &mut back, "g", id).expect("decodes");
+                (back[0], in_flight)
+            })
+        };
+        c.insert(0, 1, RowHeader::default(), &[1.0; 3], true, &stats);
+        c.insert(0, 2, RowHeader::default(), &[2.0; 3], true, &stats);
+        assert_eq!(row(&c, 1), Some((1.0, false)), "1 was evicted dirty and waits");
+        c.reclaim(0, 1);
+        c.insert(0, 1, RowHeader::default(), &[1.5; 3], true, &stats);
+        assert_eq!(row(&c, 1), None, "taken back into the cache");
+        assert_eq!(row(&c, 2), Some((2.0, false)));
+        c.insert(0, 3, RowHeader::default(), &[3.0; 3], true, &stats);
+        assert_eq!(row(&c, 1), Some((1.5, false)), "evicted again: the newer record");
+        let set = c.take_pending();
+        let written: Vec<_> = set.rows().map(|(_, id, _)| id).collect();
+        assert_eq!(written, [2, 1], "one record per row: the stale one of 1 is dropped");
+        assert_eq!(row(&c, 1), Some((1.5, true)), "visible while the write is in flight");
+        assert!(c.is_pending(0, 2) && !c.has_pending());
+        c.finish_write();
+        assert!(row(&c, 1).is_none() && !c.is_pending(0, 2));
+    }
+
+    #[test]
+    fn the_write_back_buffer_counts_against_the_budget() {
+        let stats = Stats::default();
+        let mut c = cache(4);
+        for id in 0..4 {
+            c.insert(0, id, RowHeader::default(), &[0.0; 3], true, &stats);
+        }
+        c.insert(0, 4, RowHeader::default(), &[0.0; 3], true, &stats);
+        assert!(c.has_pending());
+        assert!(c.used_bytes() + c.pending_bytes() <= c.budget_bytes());
+        assert!(c.len() < 4, "buffered records take the place of cached rows");
     }
 
     #[test]

@@ -46,6 +46,20 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn for_each_key(&self, group: usize, f: &mut dyn FnMut(EmbeddingId) -> bool) -> Result<()> {
+        let tables = self.lock()?;
+        let table = tables
+            .0
+            .get(group)
+            .ok_or_else(|| Error::InvalidArgument(format!("group index {group} out of range")))?;
+        for &id in table.keys() {
+            if !f(id) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn write(&self, set: &WriteSet, _durable: bool) -> Result<()> {
         let mut tables = self.lock()?;
         let groups = tables.0.len();

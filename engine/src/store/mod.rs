@@ -95,9 +95,9 @@ impl WriteSet {
         self.bytes.len()
     }
 
-    /// True when the set holds nothing.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty() && self.meta.is_empty()
+    /// The record bytes of row `i` (in the order rows were put).
+    pub fn row(&self, i: usize) -> &[u8] {
+        &self.bytes[self.rows[i].2.clone()]
     }
 
     /// Iterates over (group, id, record bytes).
@@ -132,6 +132,14 @@ pub trait Store: Send + Sync {
         ids: &[EmbeddingId],
         found: &mut dyn FnMut(usize, &[u8]) -> Result<()>,
     ) -> Result<()>;
+
+    /// Calls `f(id)` for the key of every row stored in `group`, in no set order, until `f`
+    /// returns false. Rows written meanwhile may or may not be seen.
+    ///
+    /// # Errors
+    ///
+    /// Store read failures; a corrupt key.
+    fn for_each_key(&self, group: usize, f: &mut dyn FnMut(EmbeddingId) -> bool) -> Result<()>;
 
     /// Applies `set` atomically; `durable` asks for it to survive a crash once this returns.
     ///
