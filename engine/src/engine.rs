@@ -32,8 +32,12 @@ const WRITE_BACK_SHARE: usize = 32;
 /// The most bytes of evicted rows one write-back writes in the usual case.
 const MAX_WRITE_BACK_BYTES: usize = 4 << 20;
 
-/// Slot marker of a row kept out by feature admission in the batch in flight.
-const NOT_ADMITTED: Slot = Slot::MAX;
+/// Slot marker of an id with no cached row: kept out by feature admission in the batch in
+/// flight, or (in a prefetch) left for the trainer to look up.
+const NO_SLOT: Slot = Slot::MAX;
+
+/// [`NO_SLOT`] in a batch in flight: a row feature admission kept out.
+const NOT_ADMITTED: Slot = NO_SLOT;
 
 /// Options of an opened engine.
 #[derive(Debug, Clone)]
@@ -56,7 +60,7 @@ pub struct EngineOptions {
     /// Bytes of `cache_bytes` given to the presence filter, which answers lookups of ids
     /// never stored without a store read (about 10 bits per stored row keep its false
     /// positives near 1%); `None` gives it one eighth, at most 256 MiB. 0 turns it off (right
-    /// when the cache holds the whole table). Read-only engines have none.
+    /// when the cache holds the whole table).
     pub presence_filter_bytes: Option<usize>,
 }
 
@@ -64,9 +68,6 @@ impl EngineOptions {
     /// Bytes of the RAM tier the presence filter takes (0 when it is off or too small to
     /// help).
     pub fn presence_filter_share(&self) -> usize {
-        if self.read_only {
-            return 0;
-        }
         let wanted = self
             .presence_filter_bytes
             .unwrap_or((self.cache_bytes / DEFAULT_SHARE_DIVISOR).min(MAX_DEFAULT_FILTER_BYTES))
@@ -100,17 +101,24 @@ impl Default for EngineOptions {
 #[derive(Debug)]
 #[must_use = "prefetched rows stay pinned until trained or released"]
 pub struct Prefetched {
+    /// Per group, the pinned slot of each distinct id of `rows`, in its order, or `NO_SLOT`
+    /// for the ids the trainer looks up itself.
     slots: Vec<Vec<Slot>>,
     /// Per group, the sorted ids the store did not have when the prefetch read it.
     absent: Vec<Vec<EmbeddingId>>,
     /// The step counter before the prefetch looked anything up.
     step: u64,
+    /// The batch's distinct ids as the prefetch deduplicated them; the trainer takes them
+    /// instead of deduplicating again.
+    rows: Vec<Gathered>,
+    /// [`fingerprint`] of the batch, so that the slots never serve another batch.
+    fingerprint: u64,
 }
 
 impl Prefetched {
     /// Rows loaded and pinned.
     pub fn rows(&self) -> usize {
-        self.slots.iter().map(Vec::len).sum()
+        self.slots.iter().flatten().filter(|&&slot| slot != NO_SLOT).count()
     }
 }
 
@@ -611,7 +619,7 @@ impl Engine {
     /// or gradients are not finite (no parameter is updated), a read-only engine, or a
     /// poisoned one; store errors (the engine is then poisoned).
     pub fn train_step(&self, batch: &Batch) -> Result<StepReport> {
-        self.train_step_with(batch, None)
+        self.train_step_with(batch, None, None)
     }
 
     /// Trains on a batch whose rows [`Engine::prefetch`] loaded, then releases them. The
@@ -620,8 +628,15 @@ impl Engine {
     /// # Errors
     ///
     /// As [`Engine::train_step`]; the prefetched rows are released in every case.
-    pub fn train_prefetched(&self, batch: &Batch, prefetched: Prefetched) -> Result<StepReport> {
-        let result = self.train_step_with(batch, Some(&prefetched));
+    pub fn train_prefetched(
+        &self,
+        batch: &Batch,
+        mut prefetched: Prefetched,
+    ) -> Result<StepReport> {
+        // Another batch than the one prefetched is trained correctly, only without the help.
+        let deduped = (prefetched.fingerprint == fingerprint(batch))
+            .then(|| std::mem::take(&mut prefetched.rows));
+        let result = self.train_step_with(batch, Some(&prefetched), deduped);
         self.release(prefetched)?;
         result
     }
@@ -640,9 +655,11 @@ impl Engine {
         let started = Instant::now();
         let mut rows = self.dedup(batch);
         let mut prefetched = Prefetched {
-            slots: vec![Vec::new(); rows.len()],
+            slots: rows.iter().map(|r| vec![NO_SLOT; r.ids.len()]).collect(),
             absent: vec![Vec::new(); rows.len()],
             step: self.step(),
+            rows: Vec::new(),
+            fingerprint: fingerprint(batch),
         };
         let mut misses: Vec<Vec<u32>> = vec![Vec::new(); rows.len()];
         let generation = {
@@ -659,7 +676,7 @@ impl Engine {
                     match looked {
                         Some(slot) => {
                             cache.lru.pin(slot);
-                            prefetched.slots[g].push(slot);
+                            prefetched.slots[g][i] = slot;
                         }
                         None => misses[g].push(i as u32),
                     }
@@ -709,10 +726,11 @@ impl Engine {
                     (None, Some(_)) => continue,
                 };
                 cache.lru.pin(slot);
-                prefetched.slots[g].push(slot);
+                prefetched.slots[g][i] = slot;
             }
             prefetched.absent[g].sort_unstable();
         }
+        prefetched.rows = rows;
         // Write-back of rows these inserts evicted happens here, off the training thread.
         drop(self.write_back(cache, self.write_back_bytes)?);
         bump(&self.stats.prefetches, 1);
@@ -738,14 +756,21 @@ impl Engine {
         max_pinned_bytes(&self.schema, batch, lookahead)
     }
 
-    fn train_step_with(&self, batch: &Batch, hint: Option<&Prefetched>) -> Result<StepReport> {
+    /// One step; `hint` is the batch's prefetch, `deduped` its distinct ids when they belong to
+    /// this batch.
+    fn train_step_with(
+        &self,
+        batch: &Batch,
+        hint: Option<&Prefetched>,
+        deduped: Option<Vec<Gathered>>,
+    ) -> Result<StepReport> {
         let mut trainer = lock(&self.trainer, "trainer")?;
         self.check_writable()?;
         batch.validate(&self.schema, true)?;
         if batch.len == 0 {
             return Ok(StepReport { step: self.step(), samples: 0, loss_sum: 0.0 });
         }
-        let (mut rows, slots) = self.gather(batch, Some(&mut trainer), hint)?;
+        let (mut rows, slots) = self.gather(batch, Some(&mut trainer), hint, deduped)?;
         let schema = &self.schema;
         let grads = {
             let dense = read(&self.dense)?;
@@ -801,7 +826,7 @@ impl Engine {
     pub fn predict_logits(&self, batch: &Batch) -> Result<Vec<f32>> {
         self.check_poisoned()?;
         batch.validate(&self.schema, false)?;
-        let (rows, _) = self.gather(batch, None, None)?;
+        let (rows, _) = self.gather(batch, None, None, None)?;
         let dense = read(&self.dense)?;
         let schema = &self.schema;
         Ok(self.pool.install(|| train::predict(schema, &dense.mlp, &rows, batch)))
@@ -937,9 +962,14 @@ impl Engine {
         batch: &Batch,
         mut trainer: Option<&mut Trainer>,
         hint: Option<&Prefetched>,
+        deduped: Option<Vec<Gathered>>,
     ) -> Result<(Vec<Gathered>, Vec<Vec<Slot>>)> {
         let train = trainer.is_some();
-        let mut rows = self.dedup(batch);
+        // The prefetch's slots line up with its deduplicated ids only.
+        let (mut rows, pinned) = match (deduped, hint) {
+            (Some(rows), Some(hint)) => (rows, Some(&hint.slots)),
+            _ => (self.dedup(batch), None),
+        };
         let mut slots: Vec<Vec<Slot>> =
             rows.iter().map(|r| vec![NOT_ADMITTED; r.ids.len()]).collect();
         let mut misses: Vec<Vec<u32>> = vec![Vec::new(); rows.len()];
@@ -947,6 +977,21 @@ impl Engine {
             let mut cache = lock(&self.cache, "cache")?;
             for (g, r) in rows.iter_mut().enumerate() {
                 for i in 0..r.ids.len() {
+                    let f = r.floats;
+                    match pinned.map_or(NO_SLOT, |p| p[g][i]) {
+                        NO_SLOT => {}
+                        slot => {
+                            // Pinned by the prefetch: the row is there, no lookup needed.
+                            r.values[i * f..(i + 1) * f].copy_from_slice(cache.lru.values(slot));
+                            cache.lru.pin(slot);
+                            slots[g][i] = slot;
+                            continue;
+                        }
+                    }
+                    if pinned.is_some() {
+                        // The prefetch's scratch values of a row it left to us.
+                        r.values[i * f..(i + 1) * f].fill(0.0);
+                    }
                     let looked = match self.lookup(&mut cache.lru, g, r, i, train) {
                         Ok(looked) => looked,
                         Err(e) => {
@@ -1445,6 +1490,21 @@ pub fn max_pinned_bytes(schema: &Schema, batch: usize, lookahead: usize) -> usiz
         .max()
         .unwrap_or(0);
     (lookahead + 1).saturating_mul(batch).saturating_mul(ids_per_sample).saturating_mul(widest)
+}
+
+/// A hash of every id of `batch` and of where each sample's ids start, to tell whether a
+/// prefetch was made for this very batch.
+fn fingerprint(batch: &Batch) -> u64 {
+    let mut h = crate::rng::mix64(batch.len as u64);
+    for group in &batch.groups {
+        for &offset in &group.offsets {
+            h = crate::rng::mix64(h ^ u64::from(offset));
+        }
+        for &id in &group.ids {
+            h = crate::rng::mix64(h ^ id);
+        }
+    }
+    h
 }
 
 /// The misses of a prefetched batch that still need a store read: all but the ids the

@@ -70,19 +70,22 @@ fn the_filter_and_its_rebuild_after_reopen_leave_the_model_unchanged() {
 }
 
 #[test]
-fn a_read_only_engine_has_no_filter() {
+fn a_read_only_engine_builds_its_filter_and_predicts_the_same() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let data = synthetic_file(dir.path(), 400, 22);
+    let data = synthetic_file(dir.path(), 2000, 22);
     let schema = small_schema();
     let batches = read_batches(&data, &schema, 200);
+    let (train, test) = batches.split_at(batches.len() - 2);
     let db = dir.path().join("db");
     let engine = Engine::create(&db, &schema, options(64 << 10)).expect("create");
-    train_all(&engine, &batches);
+    train_all(&engine, train);
     engine.checkpoint().expect("checkpoint");
+    let expected = predict_all(&engine, test);
     drop(engine);
     let read_only = EngineOptions { read_only: true, ..options(64 << 10) };
-    assert_eq!(read_only.presence_filter_share(), 0);
     let engine = Engine::open(&db, read_only).expect("open read-only");
-    assert!(!engine.presence_filter_ready());
-    assert!(predict_all(&engine, &batches).iter().all(|p| p.is_finite()));
+    wait_until_ready(&engine);
+    assert_eq!(predict_all(&engine, test), expected);
+    let stats = engine.stats();
+    assert!(stats.presence_skips > 0 && stats.rows_read > 0, "{stats:?}");
 }

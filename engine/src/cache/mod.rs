@@ -337,8 +337,13 @@ impl LruCache {
     /// one write may be in flight.
     pub fn take_pending(&mut self) -> Arc<WriteSet> {
         debug_assert!(self.in_flight.is_none(), "two write-backs in flight");
-        let mut set = WriteSet::new();
-        let mut index = RecordIndex::default();
+        // Sized once: buffers that grow by doubling leave the allocator holding their old halves.
+        let mut set =
+            WriteSet::with_capacity(self.pending.index.len(), self.pending.set.row_bytes());
+        let mut index = RecordIndex::with_capacity_and_hasher(
+            self.pending.index.len(),
+            IdBuildHasher::default(),
+        );
         for (i, (group, id, bytes)) in self.pending.set.rows().enumerate() {
             if self.pending.index.get(&(group as u32, id)) == Some(&i) {
                 index.insert((group as u32, id), set.row_count());

@@ -73,6 +73,15 @@ impl WriteSet {
         Self::default()
     }
 
+    /// An empty set with room for `rows` rows of `bytes` record bytes in all.
+    pub fn with_capacity(rows: usize, bytes: usize) -> Self {
+        WriteSet {
+            rows: Vec::with_capacity(rows),
+            bytes: Vec::with_capacity(bytes),
+            meta: Vec::new(),
+        }
+    }
+
     /// Adds one row; `encode` appends its record to the buffer it is given.
     pub fn put_row(&mut self, group: usize, id: EmbeddingId, encode: impl FnOnce(&mut Vec<u8>)) {
         let start = self.bytes.len();
