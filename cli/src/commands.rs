@@ -24,7 +24,8 @@ pub struct EngineArgs {
     /// Model database directory.
     #[arg(long)]
     db: PathBuf,
-    /// Budget of the RAM row cache in MiB.
+    /// Budget of the RAM tier in MiB: cached rows, the write-back buffer and (an eighth) the
+    /// presence filter of stored ids.
     #[arg(long, default_value_t = 1024)]
     cache_mb: usize,
     /// Worker threads (0 = one per core).
@@ -219,14 +220,16 @@ fn peak_rss_bytes() -> Option<u64> {
 /// Refuses a lookahead window whose pinned rows could exceed the cache budget.
 fn check_lookahead(schema: &Schema, args: &TrainArgs) -> anyhow::Result<()> {
     let pinned = gwen::max_pinned_bytes(schema, args.data.batch, args.lookahead);
-    let budget = args.engine.cache_mb.saturating_mul(1 << 20);
+    // The presence filter's share of the budget holds no rows.
+    let budget = args.engine.options(false).row_cache_bytes();
     anyhow::ensure!(
         pinned <= budget,
-        "--lookahead {} with --batch {} may pin up to {:.1} MiB of rows, more than --cache-mb {}; \
-         lower --lookahead or --batch, or raise --cache-mb",
+        "--lookahead {} with --batch {} may pin up to {:.1} MiB of rows, more than the {:.1} MiB \
+         of --cache-mb {} left for rows; lower --lookahead or --batch, or raise --cache-mb",
         args.lookahead,
         args.data.batch,
         pinned as f64 / (1 << 20) as f64,
+        budget as f64 / (1 << 20) as f64,
         args.engine.cache_mb
     );
     Ok(())
