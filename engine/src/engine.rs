@@ -25,6 +25,9 @@ use crate::train::{self, Gathered};
 /// Rows per write batch when a checkpoint writes the dirty rows.
 const CHECKPOINT_BATCH_ROWS: usize = 65_536;
 
+/// Numbers the engines of the process, so a [`Prefetched`] is never used by another one.
+static ENGINE_IDS: AtomicU64 = AtomicU64::new(0);
+
 /// Evicted rows are written once this share of the row budget (or [`MAX_WRITE_BACK_BYTES`])
 /// waits: large sorted batches make the store's inserts cheaper than one write per step.
 const WRITE_BACK_SHARE: usize = 32;
@@ -111,8 +114,8 @@ pub struct Prefetched {
     /// The batch's distinct ids as the prefetch deduplicated them; the trainer takes them
     /// instead of deduplicating again.
     rows: Vec<Gathered>,
-    /// [`fingerprint`] of the batch, so that the slots never serve another batch.
-    fingerprint: u64,
+    /// The engine that made it (see [`ENGINE_IDS`]): slots mean nothing to another engine.
+    engine: u64,
 }
 
 impl Prefetched {
@@ -162,6 +165,8 @@ pub struct Engine {
     presence_scan: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Held by whoever writes rows of the write-back buffer; taken before `cache`.
     write_lock: Mutex<()>,
+    /// This engine's number among those of the process (see [`ENGINE_IDS`]).
+    id: u64,
     /// Bytes of evicted rows that make a write-back worth its store write.
     write_back_bytes: usize,
     schema: Schema,
@@ -456,7 +461,7 @@ impl Engine {
             })?
         };
         let (dirty, live_step) = {
-            let view = RocksStore::open(&probe, &options.rocks, OpenMode::ReadOnly)?;
+            let view = open_probe(&probe, &options.rocks, probe == live)?;
             read_schema(&view, dir)?;
             let state = view.meta(store::META_STATE)?;
             (state.as_deref() == Some(b"dirty".as_slice()), read_step(&view)?)
@@ -533,6 +538,7 @@ impl Engine {
             presence,
             presence_scan: Mutex::new(presence_scan),
             write_lock: Mutex::new(()),
+            id: ENGINE_IDS.fetch_add(1, Ordering::Relaxed),
             write_back_bytes: (options.row_cache_bytes() / WRITE_BACK_SHARE)
                 .min(MAX_WRITE_BACK_BYTES),
             cache: Mutex::new(CacheState {
@@ -633,9 +639,14 @@ impl Engine {
         batch: &Batch,
         mut prefetched: Prefetched,
     ) -> Result<StepReport> {
+        if prefetched.engine != self.id {
+            return Err(Error::InvalidArgument(
+                "these prefetched rows were pinned by another engine".into(),
+            ));
+        }
         // Another batch than the one prefetched is trained correctly, only without the help.
-        let deduped = (prefetched.fingerprint == fingerprint(batch))
-            .then(|| std::mem::take(&mut prefetched.rows));
+        let deduped =
+            same_ids(&prefetched.rows, batch).then(|| std::mem::take(&mut prefetched.rows));
         let result = self.train_step_with(batch, Some(&prefetched), deduped);
         self.release(prefetched)?;
         result
@@ -659,7 +670,7 @@ impl Engine {
             absent: vec![Vec::new(); rows.len()],
             step: self.step(),
             rows: Vec::new(),
-            fingerprint: fingerprint(batch),
+            engine: self.id,
         };
         let mut misses: Vec<Vec<u32>> = vec![Vec::new(); rows.len()];
         let generation = {
@@ -732,7 +743,12 @@ impl Engine {
         }
         prefetched.rows = rows;
         // Write-back of rows these inserts evicted happens here, off the training thread.
-        drop(self.write_back(cache, self.write_back_bytes)?);
+        if let Err(e) = self.write_back(cache, self.write_back_bytes) {
+            if let Ok(mut cache) = self.cache.lock() {
+                unpin_all(&mut cache.lru, &prefetched.slots);
+            }
+            return Err(e);
+        }
         bump(&self.stats.prefetches, 1);
         bump(&self.stats.prefetch_ns, started.elapsed().as_nanos() as u64);
         Ok(prefetched)
@@ -744,6 +760,11 @@ impl Engine {
     ///
     /// A lock poisoned by a panic.
     pub fn release(&self, prefetched: Prefetched) -> Result<()> {
+        if prefetched.engine != self.id {
+            return Err(Error::InvalidArgument(
+                "these prefetched rows were pinned by another engine".into(),
+            ));
+        }
         let mut cache = lock(&self.cache, "cache")?;
         unpin_all(&mut cache.lru, &prefetched.slots);
         Ok(())
@@ -1262,19 +1283,32 @@ impl Engine {
     /// rows stay visible to lookups meanwhile) and taken again; the guard is returned.
     fn write_back<'a>(
         &'a self,
-        mut cache: MutexGuard<'a, CacheState>,
+        cache: MutexGuard<'a, CacheState>,
         threshold: usize,
     ) -> Result<MutexGuard<'a, CacheState>> {
         if !cache.lru.has_pending() || cache.lru.pending_bytes() < threshold {
             return Ok(cache);
         }
         // NOTE: `write_lock` is taken before `cache` everywhere else; here `cache` is held,
-        // so only a try is safe. A write in flight will be followed by ours next time.
-        let _writing = match self.write_lock.try_lock() {
-            Ok(guard) => guard,
+        // so only a try is safe. A write in flight will be followed by ours next time, unless
+        // the buffer has grown past its cap: then we wait (in lock order), so it stays bounded.
+        let full = cache.lru.pending_bytes() >= self.write_back_bytes.saturating_mul(4);
+        let (_writing, mut cache) = match self.write_lock.try_lock() {
+            Ok(guard) => (guard, cache),
+            Err(std::sync::TryLockError::WouldBlock) if full => {
+                drop(cache);
+                let writing = lock(&self.write_lock, "write-back")?;
+                let cache = lock(&self.cache, "cache")?;
+                if !cache.lru.has_pending() {
+                    return Ok(cache);
+                }
+                (writing, cache)
+            }
             Err(std::sync::TryLockError::WouldBlock) => return Ok(cache),
             Err(std::sync::TryLockError::Poisoned(_)) => {
-                return Err(Error::Poisoned("the write-back lock was poisoned by a panic".into()))
+                let e = Error::Poisoned("the write-back lock was poisoned by a panic".into());
+                self.poison(&e);
+                return Err(e);
             }
         };
         let set = cache.lru.take_pending();
@@ -1425,6 +1459,33 @@ impl Engine {
     }
 }
 
+/// Opens a store read-only to look at it before taking its write lock. A trainer writing there
+/// meanwhile may delete a log file between RocksDB listing it and reading it (more often the
+/// more often memtables are flushed). For the live store (never for a checkpoint, which must
+/// not be written) such a failure is explained by asking for the write lock: held, the store
+/// is in use; free, no writer can interfere and the look is tried again.
+fn open_probe(path: &Path, rocks: &RocksOptions, live: bool) -> Result<RocksStore> {
+    let mut attempt = 0;
+    loop {
+        let failed = match RocksStore::open(path, rocks, OpenMode::ReadOnly) {
+            Err(e @ Error::Store { .. }) => e,
+            other => return other,
+        };
+        if live {
+            if let Err(locked @ Error::Locked { .. }) =
+                RocksStore::open(path, rocks, OpenMode::ReadWrite)
+            {
+                return Err(locked);
+            }
+        }
+        attempt += 1;
+        if attempt > 5 {
+            return Err(failed);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+    }
+}
+
 impl Drop for Engine {
     fn drop(&mut self) {
         self.presence.request_stop();
@@ -1492,19 +1553,17 @@ pub fn max_pinned_bytes(schema: &Schema, batch: usize, lookahead: usize) -> usiz
     (lookahead + 1).saturating_mul(batch).saturating_mul(ids_per_sample).saturating_mul(widest)
 }
 
-/// A hash of every id of `batch` and of where each sample's ids start, to tell whether a
-/// prefetch was made for this very batch.
-fn fingerprint(batch: &Batch) -> u64 {
-    let mut h = crate::rng::mix64(batch.len as u64);
-    for group in &batch.groups {
-        for &offset in &group.offsets {
-            h = crate::rng::mix64(h ^ u64::from(offset));
-        }
-        for &id in &group.ids {
-            h = crate::rng::mix64(h ^ id);
-        }
-    }
-    h
+/// Whether `rows` (a prefetch's deduplication) describes exactly the ids of `batch`, id
+/// occurrence by id occurrence, so the trainer may use it instead of deduplicating again.
+fn same_ids(rows: &[Gathered], batch: &Batch) -> bool {
+    rows.len() == batch.groups.len()
+        && rows.iter().zip(&batch.groups).all(|(r, group)| {
+            r.local.len() == group.ids.len()
+                && r.local
+                    .iter()
+                    .zip(&group.ids)
+                    .all(|(&at, &id)| r.ids.get(at as usize) == Some(&id))
+        })
 }
 
 /// The misses of a prefetched batch that still need a store read: all but the ids the

@@ -20,7 +20,8 @@ fn inspect_during_training_works_and_writers_are_refused() {
     let mut trainer = Command::new(gwen_bin())
         .args(["train", "--db", s(&db), "--data", s(&data), "--batch", "64"])
         .args(["--checkpoint-every", "100", "--keep-checkpoints", "0", "--cache-mb", "1"])
-        .args(["--threads", "1"])
+        // Several epochs: the trainer must outlive every command below (it is killed then).
+        .args(["--threads", "1", "--epochs", "20"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -62,8 +63,18 @@ fn inspect_during_training_works_and_writers_are_refused() {
     assert_eq!(before, listing(&second.path), "reading changed nothing in the checkpoint");
     assert!(still_running, "the trainer must still be running for this test to mean anything");
 
-    // After the trainer is killed, the next writer comes back to its newest checkpoint.
+    // After the trainer is killed, the next writer comes back to its newest checkpoint, or
+    // completes the next one when the kill fell between the trainer marking its store clean at
+    // that step and renaming the checkpoint into place.
     let newest = gwen::admin::list_checkpoints(&db).expect("list").last().expect("one").step;
     let out = gwen_ok(&["checkpoint", "create", s(&db)]);
-    assert!(out.contains(&format!("step {newest} ")), "{out}");
+    let step: u64 = out
+        .split("checkpoint of step ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no step in {out:?}"));
+    assert!(step == newest || step == newest + 100, "newest {newest}: {out}");
+    let after = gwen::admin::list_checkpoints(&db).expect("list");
+    assert_eq!(after.last().expect("one").step, step, "the completed checkpoint is listed");
 }

@@ -120,3 +120,27 @@ fn pinned_rows_are_never_evicted_under_their_batch() {
     assert!(used <= 16 << 10, "back within budget once nothing is pinned: {used}");
     assert_eq!(expected, predict_all(&busy, test));
 }
+
+#[test]
+fn a_prefetch_of_another_batch_or_engine_changes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = synthetic_file(dir.path(), 3_000, 62);
+    let schema = small_schema();
+    let batches = read_batches(&data, &schema, 128);
+    let (train, test) = batches.split_at(batches.len() - 2);
+    let options = EngineOptions { cache_bytes: 64 << 10, threads: 1, ..EngineOptions::default() };
+    let plain = Engine::in_memory(&schema, options.clone()).expect("engine");
+    let mixed = Engine::in_memory(&schema, options.clone()).expect("engine");
+    let other = Engine::in_memory(&schema, options).expect("engine");
+    for (i, batch) in train.iter().enumerate() {
+        plain.train_step(batch).expect("train");
+        // Prefetched for the next batch, trained with this one: only the help is lost.
+        let wrong = &train[(i + 1) % train.len()];
+        let prefetched = mixed.prefetch(wrong).expect("prefetch");
+        mixed.train_prefetched(batch, prefetched).expect("train");
+    }
+    assert_eq!(predict_all(&plain, test), predict_all(&mixed, test));
+    let foreign = other.prefetch(&train[0]).expect("prefetch");
+    let refused = mixed.train_prefetched(&train[0], foreign);
+    assert!(refused.is_err(), "rows pinned by another engine must be refused");
+}

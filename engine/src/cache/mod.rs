@@ -377,6 +377,10 @@ impl LruCache {
     /// into the cache as a dirty row. A row a write holds already is left to land.
     pub fn reclaim(&mut self, group: usize, id: EmbeddingId) {
         self.pending.index.remove(&(group as u32, id));
+        if self.pending.index.is_empty() {
+            // Every record left is stale: free their place in the budget now.
+            self.pending.set.clear();
+        }
     }
 
     /// True when the row was evicted dirty and has not reached the store yet.
@@ -599,6 +603,7 @@ mod tests {
             if i % 1000 == 0 {
                 worst = worst.max(c.heap_bytes());
                 c.take_pending();
+                c.finish_write();
             }
         }
         // Chunk tails (one per group) are the only slack beyond the charge.
