@@ -16,6 +16,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::hash::EmbeddingId;
+use crate::rng::mix64;
 
 /// Bits set per key; with 10 to 12 bits per key this gives about 1% false positives.
 const PROBES: u32 = 6;
@@ -141,19 +142,10 @@ impl PresenceFilter {
     fn locate(&self, group: usize, id: EmbeddingId) -> (usize, u64) {
         // Ids are hashes already, but the benchmark's and some users' are not: mix them with
         // the group so that equal ids of two groups land apart.
-        let h = mix(id ^ (group as u64).wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let h = mix64(id ^ (group as u64).wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let block = ((u128::from(h) * u128::from(self.blocks)) >> 64) as usize;
-        (block * 8, mix(h))
+        (block * 8, mix64(h))
     }
-}
-
-/// A 64-bit finalizer (the murmur3 one): every input bit affects every output bit.
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    x ^ (x >> 33)
 }
 
 #[cfg(test)]
