@@ -198,6 +198,25 @@ struct CacheState {
     written: WrittenLog,
 }
 
+impl CacheState {
+    /// Ends the write-back of `set` (taken from the buffer): with `written` fine, its rows are
+    /// in the store as a new generation the log records.
+    fn landed(&mut self, set: &WriteSet, written: Result<()>) -> Result<()> {
+        self.lru.finish_write();
+        written?;
+        self.generation += 1;
+        self.written.record(self.generation, set);
+        Ok(())
+    }
+
+    /// Starts a new generation after a write the log does not record row by row (checkpoint
+    /// batches, imports): every earlier read counts as possibly stale.
+    fn forget_written(&mut self) {
+        self.generation += 1;
+        self.written.reset(self.generation);
+    }
+}
+
 /// Most rows the written-rows log keeps (24 bytes each).
 const WRITTEN_LOG_ROWS: usize = 1 << 16;
 
@@ -925,9 +944,7 @@ impl Engine {
             set.put_meta(store::META_DENSE, self.encode_dense()?);
             set.put_meta(store::META_STEP, step.to_le_bytes().to_vec());
             self.write(&set, true)?;
-            cache.generation += 1;
-            let generation = cache.generation;
-            cache.written.reset(generation);
+            cache.forget_written();
             rows
         };
         // IMPORTANT: rows written back with the WAL off since the last checkpoint must be on
@@ -1315,11 +1332,7 @@ impl Engine {
         drop(cache);
         let written = self.write_evicted(&set);
         let mut cache = lock(&self.cache, "cache")?;
-        cache.lru.finish_write();
-        written?;
-        cache.generation += 1;
-        let generation = cache.generation;
-        cache.written.record(generation, &set);
+        cache.landed(&set, written)?;
         Ok(cache)
     }
 
@@ -1331,11 +1344,7 @@ impl Engine {
         if cache.lru.has_pending() {
             let set = cache.lru.take_pending();
             let written = self.write_evicted(&set);
-            cache.lru.finish_write();
-            written?;
-            cache.generation += 1;
-            let generation = cache.generation;
-            cache.written.record(generation, &set);
+            cache.landed(&set, written)?;
         }
         Ok((writing, cache))
     }
@@ -1452,9 +1461,7 @@ impl Engine {
         }
         self.mark_dirty()?;
         self.write(set, false)?;
-        cache.generation += 1;
-        let generation = cache.generation;
-        cache.written.reset(generation);
+        cache.forget_written();
         Ok(())
     }
 }

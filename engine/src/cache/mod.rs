@@ -155,6 +155,17 @@ struct WriteBack {
     index: RecordIndex,
 }
 
+impl WriteBack {
+    /// The records the index points at: the newest of each row not taken back.
+    fn live_rows(&self) -> impl Iterator<Item = (usize, EmbeddingId, &[u8])> {
+        self.set
+            .rows()
+            .enumerate()
+            .filter(|(i, (g, id, _))| self.index.get(&(*g as u32, *id)) == Some(i))
+            .map(|(_, row)| row)
+    }
+}
+
 impl LruCache {
     /// A cache for groups whose rows hold `floats[g]` values (weights plus optimizer state)
     /// tagged `optimizer_tags[g]` on disk, within `budget_bytes`.
@@ -337,21 +348,26 @@ impl LruCache {
     /// one write may be in flight.
     pub fn take_pending(&mut self) -> Arc<WriteSet> {
         debug_assert!(self.in_flight.is_none(), "two write-backs in flight");
+        let (rows, bytes) = (self.pending.index.len(), self.pending.set.row_bytes());
         // Sized once: buffers that grow by doubling leave the allocator holding their old halves.
-        let mut set =
-            WriteSet::with_capacity(self.pending.index.len(), self.pending.set.row_bytes());
-        let mut index = RecordIndex::with_capacity_and_hasher(
-            self.pending.index.len(),
-            IdBuildHasher::default(),
-        );
-        for (i, (group, id, bytes)) in self.pending.set.rows().enumerate() {
-            if self.pending.index.get(&(group as u32, id)) == Some(&i) {
+        let fresh = WriteBack {
+            set: WriteSet::with_capacity(rows, bytes),
+            index: RecordIndex::with_capacity_and_hasher(rows, IdBuildHasher::default()),
+        };
+        let (set, index) = if rows == self.pending.set.row_count() {
+            // No stale record (the usual case): the buffer goes to the write as it is.
+            let taken = std::mem::replace(&mut self.pending, fresh);
+            (taken.set, taken.index)
+        } else {
+            let WriteBack { mut set, mut index } = fresh;
+            for (group, id, bytes) in self.pending.live_rows() {
                 index.insert((group as u32, id), set.row_count());
                 set.put_row(group, id, |buf| buf.extend_from_slice(bytes));
             }
-        }
-        self.pending.set.clear();
-        self.pending.index.clear();
+            self.pending.set.clear();
+            self.pending.index.clear();
+            (set, index)
+        };
         let set = Arc::new(set);
         self.in_flight = Some((Arc::clone(&set), index));
         set
@@ -423,10 +439,8 @@ impl LruCache {
         out: &mut WriteSet,
     ) -> Option<usize> {
         if cursor == 0 {
-            for (i, (g, id, bytes)) in self.pending.set.rows().enumerate() {
-                if self.pending.index.get(&(g as u32, id)) == Some(&i) {
-                    out.put_row(g, id, |buf| buf.extend_from_slice(bytes));
-                }
+            for (g, id, bytes) in self.pending.live_rows() {
+                out.put_row(g, id, |buf| buf.extend_from_slice(bytes));
             }
             self.pending.set.clear();
             self.pending.index.clear();
