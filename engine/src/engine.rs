@@ -773,7 +773,8 @@ impl Engine {
         Ok(prefetched)
     }
 
-    /// Gives back the pins of a prefetch whose batch will not be trained.
+    /// Gives back the pins of a prefetch whose batch will not be trained (and evicts down to
+    /// the budget what the pins held over it).
     ///
     /// # Errors
     ///
@@ -786,6 +787,9 @@ impl Engine {
         }
         let mut cache = lock(&self.cache, "cache")?;
         unpin_all(&mut cache.lru, &prefetched.slots);
+        // Rows pinned over budget (a window wider than the budget) go as soon as they are free,
+        // into the write-back buffer; the prefetcher's next write takes them.
+        cache.lru.evict_to_budget(&self.stats);
         Ok(())
     }
 
