@@ -11,6 +11,7 @@ use crate::batch::Batch;
 use crate::cache::{IdBuildHasher, LruCache, Slot};
 use crate::error::{Error, Result};
 use crate::hash::EmbeddingId;
+use crate::keylog::{KeyLog, RowKey};
 use crate::layout;
 use crate::presence::{PresenceFilter, DEFAULT_SHARE_DIVISOR, MAX_DEFAULT_FILTER_BYTES};
 use crate::schema::Schema;
@@ -195,17 +196,18 @@ struct CacheState {
     generation: u64,
     /// Which rows the recent generations wrote, so a read that overlapped them can keep the
     /// rows nobody wrote meanwhile.
-    written: WrittenLog,
+    written: KeyLog,
 }
 
 impl CacheState {
-    /// Ends the write-back of `set` (taken from the buffer): with `written` fine, its rows are
-    /// in the store as a new generation the log records.
-    fn landed(&mut self, set: &WriteSet, written: Result<()>) -> Result<()> {
+    /// Ends the write-back of the rows `keys` (taken from the buffer): with `written` fine,
+    /// they are in the store as a new generation the log records.
+    fn landed(&mut self, keys: Vec<RowKey>, written: Result<()>) -> Result<()> {
         self.lru.finish_write();
         written?;
         self.generation += 1;
-        self.written.record(self.generation, set);
+        self.written.push_epoch(self.generation, keys);
+        self.written.trim(usize::MAX, WRITTEN_LOG_ROWS);
         Ok(())
     }
 
@@ -217,104 +219,15 @@ impl CacheState {
     }
 }
 
-/// Most rows the written-rows log keeps (24 bytes each).
+/// Rows the written-rows log keeps beyond its newest generation (16 bytes each).
 const WRITTEN_LOG_ROWS: usize = 1 << 16;
-
-/// The rows written to the store by each generation since `complete_after`.
-#[derive(Default)]
-struct WrittenLog {
-    /// Every row written by a generation above this one is in the log.
-    complete_after: u64,
-    /// (generation, group, id), oldest first; bounds the log's size.
-    order: std::collections::VecDeque<(u64, u32, EmbeddingId)>,
-    /// The newest generation that wrote each logged row, for lookups without a scan.
-    last: HashMap<(u32, EmbeddingId), u64, IdBuildHasher>,
-}
-
-impl WrittenLog {
-    /// Records the rows of `set`, written as `generation`.
-    fn record(&mut self, generation: u64, set: &WriteSet) {
-        for (g, id, _) in set.rows() {
-            self.order.push_back((generation, g as u32, id));
-            self.last.insert((g as u32, id), generation);
-        }
-        while self.order.len() > WRITTEN_LOG_ROWS {
-            let Some((dropped, g, id)) = self.order.pop_front() else { break };
-            self.complete_after = self.complete_after.max(dropped);
-            if self.last.get(&(g, id)) == Some(&dropped) {
-                self.last.remove(&(g, id));
-            }
-        }
-    }
-
-    /// Forgets everything: writes up to `generation` are no longer known row by row.
-    fn reset(&mut self, generation: u64) {
-        self.order.clear();
-        self.last.clear();
-        self.complete_after = generation;
-    }
-
-    /// Whether the log knows every row written after `since`.
-    fn covers(&self, since: u64) -> bool {
-        since >= self.complete_after
-    }
-
-    /// Whether a generation after `since` wrote the row (meaningful when [`Self::covers`]).
-    fn wrote_after(&self, group: usize, id: EmbeddingId, since: u64) -> bool {
-        self.last.get(&(group as u32, id)).is_some_and(|&g| g > since)
-    }
-}
 
 /// State only the (single) trainer touches.
 struct Trainer {
     admission: Option<Admission>,
-    /// The rows recent steps created, so a prefetch's "absent" can be trusted for ids no step
-    /// created since it looked.
-    created: CreatedLog,
-}
-
-/// The rows created by the last `CREATED_STEPS` steps that created any.
-#[derive(Default)]
-struct CreatedLog {
-    /// Every row created by a step above this one is in the log.
-    complete_after: u64,
-    /// The logged steps, oldest first, with how many rows each created.
-    steps: std::collections::VecDeque<(u64, usize)>,
-    /// The logged rows, oldest first (as many per step as `steps` says).
-    order: std::collections::VecDeque<(u32, EmbeddingId)>,
-    /// The newest step that created each logged row, for lookups without a scan.
-    last: HashMap<(u32, EmbeddingId), u64, IdBuildHasher>,
-}
-
-impl CreatedLog {
-    /// Records that `step` created the row.
-    fn record(&mut self, step: u64, group: usize, id: EmbeddingId) {
-        match self.steps.back_mut() {
-            Some((s, n)) if *s == step => *n += 1,
-            _ => self.steps.push_back((step, 1)),
-        }
-        self.order.push_back((group as u32, id));
-        self.last.insert((group as u32, id), step);
-        while self.steps.len() > CREATED_STEPS {
-            let Some((dropped, n)) = self.steps.pop_front() else { break };
-            for key in self.order.drain(..n) {
-                if self.last.get(&key) == Some(&dropped) {
-                    self.last.remove(&key);
-                }
-            }
-            self.complete_after = dropped;
-        }
-    }
-
-    /// Whether the log knows every row created after step `since`.
-    fn covers(&self, since: u64) -> bool {
-        since >= self.complete_after
-    }
-
-    /// Whether a step after `since` created the row (meaningful when [`Self::covers`]).
-    fn created_after(&self, group: usize, id: EmbeddingId, since: u64) -> bool {
-        self.last.get(&(group as u32, id)).is_some_and(|&s| s > since)
-    }
+    /// The rows the last [`CREATED_STEPS`] steps that created any created, so a prefetch's
+    /// "absent" can be trusted for ids no step created since it looked.
+    created: KeyLog,
 }
 
 /// Steps of row creations remembered for prefetch hints (deeper lookaheads just read again).
@@ -561,7 +474,7 @@ impl Engine {
             write_back_bytes: (options.row_cache_bytes() / WRITE_BACK_SHARE)
                 .min(MAX_WRITE_BACK_BYTES),
             cache: Mutex::new(CacheState {
-                written: WrittenLog::default(),
+                written: KeyLog::default(),
                 lru: LruCache::new(options.row_cache_bytes(), &floats, &tags),
                 generation: 0,
             }),
@@ -739,7 +652,7 @@ impl Engine {
                 // A row this loop's own inserts evicted dirty is newer in the pending set than
                 // in what we read.
                 let fresh = known
-                    && (unchanged || !cache.written.wrote_after(g, id, generation))
+                    && (unchanged || !cache.written.touched_after((g as u32, id), generation))
                     && !cache.lru.is_pending(g, id);
                 let slot = match (cache.lru.get(g, id), found[g][k]) {
                     (Some(slot), _) => slot,
@@ -1065,7 +978,7 @@ impl Engine {
             }
             cache.generation
         };
-        let to_read = match (hint, trainer.as_deref()) {
+        let to_read = match (hint, trainer.as_deref_mut()) {
             (Some(hint), Some(trainer)) => skip_known_absent(hint, trainer, &rows, &misses),
             _ => misses.clone(),
         };
@@ -1116,7 +1029,8 @@ impl Engine {
                         let values = &mut rows[g].values[i * f..(i + 1) * f];
                         init_row(self.schema.seed, g, id, self.schema.init_range, values, dim);
                         bump(&self.stats.rows_created, 1);
-                        trainer.created.record(self.step() + 1, g, id);
+                        trainer.created.push(self.step() + 1, (g as u32, id));
+                        trainer.created.trim(CREATED_STEPS, usize::MAX);
                         RowHeader::default()
                     }
                     (None, None) => continue,
@@ -1335,8 +1249,9 @@ impl Engine {
         let set = cache.lru.take_pending();
         drop(cache);
         let written = self.write_evicted(&set);
+        let keys = row_keys(&set);
         let mut cache = lock(&self.cache, "cache")?;
-        cache.landed(&set, written)?;
+        cache.landed(keys, written)?;
         Ok(cache)
     }
 
@@ -1348,7 +1263,7 @@ impl Engine {
         if cache.lru.has_pending() {
             let set = cache.lru.take_pending();
             let written = self.write_evicted(&set);
-            cache.landed(&set, written)?;
+            cache.landed(row_keys(&set), written)?;
         }
         Ok((writing, cache))
     }
@@ -1577,16 +1492,22 @@ fn same_ids(rows: &[Gathered], batch: &Batch) -> bool {
         })
 }
 
+/// The rows of a write set, as the written-rows log keeps them.
+fn row_keys(set: &WriteSet) -> Vec<RowKey> {
+    set.rows().map(|(g, id, _)| (g as u32, id)).collect()
+}
+
 /// The misses of a prefetched batch that still need a store read: all but the ids the
 /// prefetch found absent and that no step created since (when the creation log reaches back
 /// that far).
 fn skip_known_absent(
     hint: &Prefetched,
-    trainer: &Trainer,
+    trainer: &mut Trainer,
     rows: &[Gathered],
     misses: &[Vec<u32>],
 ) -> Vec<Vec<u32>> {
     // Steps after hint.step may have created rows; each must still be in the log.
+    trainer.created.seal();
     let covered = trainer.created.covers(hint.step);
     misses
         .iter()
@@ -1597,7 +1518,7 @@ fn skip_known_absent(
                 .filter(|&i| {
                     let id = rows[g].ids[i as usize];
                     let absent = covered && hint.absent[g].binary_search(&id).is_ok();
-                    !absent || trainer.created.created_after(g, id, hint.step)
+                    !absent || trainer.created.touched_after((g as u32, id), hint.step)
                 })
                 .collect()
         })

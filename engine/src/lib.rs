@@ -43,6 +43,7 @@ mod cache;
 mod engine;
 mod error;
 mod hash;
+mod keylog;
 mod layout;
 mod metrics;
 mod presence;

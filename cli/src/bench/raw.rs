@@ -152,13 +152,8 @@ struct Replay {
 /// `docs/design.md`): database options, and those of every column family (the engine's own), so
 /// the raw reads differ from the engine's only by the engine being absent.
 fn engine_like_options() -> (rocksdb::Options, rocksdb::Options) {
-    let rocks = RocksOptions::default();
-    let cache = rocksdb::Cache::new_lru_cache(rocks.block_cache_bytes);
+    let (db, cache, _memtables) = RocksOptions::default().database_options();
     let family = RocksOptions::column_family_options(&cache);
-    let mut db = rocksdb::Options::default();
-    db.set_max_background_jobs(rocks.background_jobs);
-    db.set_keep_log_file_num(4);
-    db.set_db_write_buffer_size(rocks.memtable_bytes);
     (db, family)
 }
 

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use rocksdb::compaction_filter::Decision;
 use rocksdb::{
     BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamilyDescriptor, CompactOptions,
-    DBCompressionType, IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+    DBCompressionType, IteratorMode, Options, ReadOptions, WriteBatch, WriteBufferManager,
+    WriteOptions, DB,
 };
 
 use super::record::peek_header;
@@ -25,12 +26,14 @@ const GROUP_CF_PREFIX: &str = "g.";
 /// Tuning of the RocksDB tier.
 #[derive(Debug, Clone)]
 pub struct RocksOptions {
-    /// Size of RocksDB's own block cache (compressed-free SST blocks), in bytes.
+    /// RocksDB's share for SST blocks (uncompressed), in bytes. The block cache holds this
+    /// plus `memtable_bytes`, which the memtables are charged against.
     pub block_cache_bytes: usize,
     /// Background flush and compaction threads.
     pub background_jobs: i32,
-    /// Memtable budget shared by all column families, in bytes: half for mutable memtables,
-    /// half for those waiting to be flushed.
+    /// Memtable budget shared by all column families, in bytes, charged to the block cache:
+    /// memtables flush once half of it is mutable; those waiting for their flush take the rest,
+    /// and beyond it room from the blocks.
     pub memtable_bytes: usize,
 }
 
@@ -56,6 +59,8 @@ pub struct RocksStore {
     db: DB,
     /// The block cache shared by every column family (kept for its usage figures).
     cache: Cache,
+    /// The memtables' manager, which charges them to `cache`.
+    memtables: WriteBufferManager,
     path: PathBuf,
     group_cfs: Vec<String>,
     read_only: bool,
@@ -78,9 +83,12 @@ pub struct GroupProperties {
 /// Memory RocksDB holds for the store right now, from its cache and properties.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StoreMemory {
-    /// Bytes in the block cache (data, index and filter blocks), pinned ones included.
+    /// Bytes of blocks in the block cache (data, index and filter blocks), pinned ones
+    /// included; the memtables' reservation in the same cache is left out (it is about
+    /// `memtable_bytes`).
     pub block_cache_bytes: u64,
-    /// Bytes of the block cache pinned by readers or by table files (L0 index and filters).
+    /// Bytes of the block cache pinned by readers, by table files (L0 index and filters) and by
+    /// the memtables' reservation.
     pub block_cache_pinned_bytes: u64,
     /// Bytes of all memtables, active and waiting to be flushed, over every column family.
     pub memtable_bytes: u64,
@@ -110,6 +118,29 @@ impl std::fmt::Debug for RocksStore {
 }
 
 impl RocksOptions {
+    /// The database options of the store, with the block cache every column family shares and
+    /// the memtables' manager that charges them to it (the table in `docs/design.md`); public
+    /// so that benchmarks can open a store exactly as the engine does.
+    pub fn database_options(&self) -> (Options, Cache, WriteBufferManager) {
+        // NOTE: the memtables are charged to the block cache, which holds both budgets: SST
+        // blocks give way while memtables wait for their flush, so RocksDB's memory stays
+        // within the sum however far flushes fall behind (at 20 million rows they reached 88
+        // MiB of a 64 MiB memtable budget before). Memtables flush once 32 MiB are mutable;
+        // immutable ones wait on top, so the flush point is half the budget. A manager that
+        // stalls writes at the limit hung here instead: no flush was scheduled to end the stall.
+        let cache = Cache::new_lru_cache(self.block_cache_bytes + self.memtable_bytes);
+        let memtables = WriteBufferManager::new_write_buffer_manager_with_cache(
+            self.memtable_bytes / 2,
+            false,
+            cache.clone(),
+        );
+        let mut db_opts = Options::default();
+        db_opts.set_max_background_jobs(self.background_jobs);
+        db_opts.set_keep_log_file_num(4);
+        db_opts.set_write_buffer_manager(&memtables);
+        (db_opts, cache, memtables)
+    }
+
     /// The options of every group's column family (the table in `docs/design.md`), with
     /// `cache` as block cache; public so that benchmarks can open a store exactly as the
     /// engine does.
@@ -163,18 +194,7 @@ impl RocksStore {
         only: Option<&[String]>,
     ) -> Result<Self> {
         let store_err = |op, source| Error::Store { op, path: path.to_path_buf(), source };
-        let cache = Cache::new_lru_cache(options.block_cache_bytes);
-        let mut db_opts = Options::default();
-        db_opts.set_max_background_jobs(options.background_jobs);
-        db_opts.set_keep_log_file_num(4);
-        // NOTE: one memtable budget for all groups keeps RAM bounded however many groups there
-        // are (27 column families with a 16 MiB buffer each could hold 432 MiB otherwise).
-        // Memtables switched to immutable wait for their flush on top of the mutable ones, so
-        // the mutable budget is half the total: at 20 million rows, with write-backs of 4 MiB,
-        // a full budget of mutable memtables let the total reach twice it (docs/bench.md).
-        // (A write buffer manager that stalls writes at the limit hung here: no flush was
-        // scheduled to end the stall.)
-        db_opts.set_db_write_buffer_size(options.memtable_bytes / 2);
+        let (mut db_opts, cache, memtables) = options.database_options();
 
         let names: Vec<String> = match mode {
             OpenMode::Create(groups) => {
@@ -239,6 +259,7 @@ impl RocksStore {
         Ok(RocksStore {
             db,
             cache,
+            memtables,
             path: path.to_path_buf(),
             group_cfs: Vec::new(),
             read_only: mode == OpenMode::ReadOnly,
@@ -278,7 +299,8 @@ impl RocksStore {
     /// Store errors reading a property.
     pub fn memory(&self) -> Result<StoreMemory> {
         let mut memory = StoreMemory {
-            block_cache_bytes: self.cache.get_usage() as u64,
+            block_cache_bytes: self.cache.get_usage().saturating_sub(self.memtables.get_usage())
+                as u64,
             block_cache_pinned_bytes: self.cache.get_pinned_usage() as u64,
             ..StoreMemory::default()
         };
@@ -515,6 +537,39 @@ impl Store for RocksStore {
 mod tests {
     use super::*;
     use crate::store::record::{encode_row, RowHeader};
+
+    /// The memtables are charged to the block cache, so RocksDB's memory has one bound: the
+    /// cache holds a reservation for every memtable byte, and reports its blocks apart.
+    #[test]
+    fn memtables_are_charged_to_the_block_cache() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store");
+        let groups = vec!["a".to_string()];
+        let options = RocksOptions {
+            block_cache_bytes: 4 << 20,
+            memtable_bytes: 16 << 20,
+            ..RocksOptions::default()
+        };
+        let mut store =
+            RocksStore::open(&path, &options, OpenMode::Create(&groups)).expect("create");
+        store.bind_groups(&groups).expect("bind");
+        let mut set = WriteSet::new();
+        let header = RowHeader { seen_count: 1, last_step: 1 };
+        for id in 0..20_000u64 {
+            set.put_row(0, id, |buf| encode_row(buf, 2, header, &[0.25; 32]));
+        }
+        store.write(&set, false).expect("write");
+        let reserved = store.memtables.get_usage();
+        assert!(reserved >= set.row_bytes(), "memtables {reserved} hold the rows written");
+        assert!(
+            store.cache.get_usage() >= reserved,
+            "cache usage {} includes the memtables' {reserved}",
+            store.cache.get_usage()
+        );
+        let memory = store.memory().expect("memory");
+        assert!(memory.memtable_bytes >= set.row_bytes() as u64);
+        assert!(memory.block_cache_bytes < reserved as u64, "blocks are reported apart");
+    }
 
     /// Background compactions may run on any column family while a compaction filter is
     /// installed: only the groups asked for may lose rows.
