@@ -1,6 +1,6 @@
 //! `gwen`: train, evaluate and query GwEN click-through-rate models stored in RocksDB.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![recursion_limit = "256"]
 
 mod admin;
@@ -9,6 +9,7 @@ mod commands;
 mod logging;
 mod pipeline;
 mod transfer;
+mod trim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -126,6 +127,7 @@ fn main() -> ExitCode {
         }
     };
     logging::init(cli.verbose, cli.quiet);
+    let _trimmer = trim::start();
     let result = match cli.command {
         Command::Train(args) => commands::train(&args),
         Command::Eval(args) => commands::eval(&args),
