@@ -1030,7 +1030,6 @@ impl Engine {
                         init_row(self.schema.seed, g, id, self.schema.init_range, values, dim);
                         bump(&self.stats.rows_created, 1);
                         trainer.created.push(self.step() + 1, (g as u32, id));
-                        trainer.created.trim(CREATED_STEPS, usize::MAX);
                         RowHeader::default()
                     }
                     (None, None) => continue,
@@ -1045,6 +1044,9 @@ impl Engine {
                     slots[g][i] = slot;
                 }
             }
+        }
+        if let Some(trainer) = trainer {
+            trainer.created.trim(CREATED_STEPS, usize::MAX);
         }
         // The inserts above may have evicted dirty rows. They wait in the write-back buffer,
         // where lookups find them; with a prefetcher running, it writes them, off this thread.
@@ -1493,8 +1495,11 @@ fn same_ids(rows: &[Gathered], batch: &Batch) -> bool {
 }
 
 /// The rows of a write set, as the written-rows log keeps them.
+/// Sorted here, outside the cache lock, so that recording them under it is only a push.
 fn row_keys(set: &WriteSet) -> Vec<RowKey> {
-    set.rows().map(|(g, id, _)| (g as u32, id)).collect()
+    let mut keys: Vec<RowKey> = set.rows().map(|(g, id, _)| (g as u32, id)).collect();
+    keys.sort_unstable();
+    keys
 }
 
 /// The misses of a prefetched batch that still need a store read: all but the ids the

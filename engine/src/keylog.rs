@@ -45,10 +45,13 @@ impl KeyLog {
         self.rows += 1;
     }
 
-    /// Records that `epoch` (newer than any epoch recorded) touched the rows `keys`.
+    /// Records that `epoch` (newer than any epoch recorded) touched the rows `keys` (sorted
+    /// here unless they come sorted, so a caller can sort them outside its locks).
     pub(crate) fn push_epoch(&mut self, epoch: u64, mut keys: Vec<RowKey>) {
         self.seal();
-        keys.sort_unstable();
+        if !keys.is_sorted() {
+            keys.sort_unstable();
+        }
         self.rows += keys.len();
         self.epochs.push_back((epoch, keys));
         self.sorted = true;
